@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Renders bench/run.sh results as markdown tables: prints them and writes the report file.
+
+usage: report.py RESULTS.jsonl NOTES.txt REPORT.md key=value...
+RESULTS.jsonl holds one object per measured case ("kind": "wrk" or "stream"), as run.sh wrote it.
+"""
+import datetime
+import json
+import sys
+
+results_path, notes_path, report_path = sys.argv[1:4]
+meta = dict(arg.split("=", 1) for arg in sys.argv[4:])
+rows = [json.loads(line) for line in open(results_path) if line.strip()]
+notes = [line.rstrip() for line in open(notes_path) if line.strip()]
+smoke = meta.get("smoke") == "1"
+
+ORDER = ["direct", "nginx", "torii-bare", "torii-full", "portkey"]
+
+
+def wrk(scenario):
+    return {r["target"]: r for r in rows if r["kind"] == "wrk" and r["scenario"] == scenario}
+
+
+def errors(w):
+    return sum(w[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_status",
+                              "errors_timeout"))
+
+
+def cpu_us(r, key):
+    """CPU µs per request of the target (key=target_ticks) or upstream (upstream_ticks)."""
+    req = r["wrk"]["requests"]
+    if not req:
+        return None
+    return r[key] * 1e6 / r["clk_tck"] / req
+
+
+def fmt(v, digits=0, signed=False):
+    if v is None:
+        return "–"
+    s = f"{v:+,.{digits}f}" if signed else f"{v:,.{digits}f}"
+    return s
+
+
+def table(header, body):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(out)
+
+
+def ordered(d):
+    return [t for t in ORDER if t in d]
+
+
+sections = []
+
+# 1. Added latency at concurrency 1.
+c1 = wrk("c1-0ms")
+if c1:
+    base = c1.get("direct")
+    body = []
+    for t in ordered(c1):
+        w = c1[t]["wrk"]
+        add50 = w["p50_us"] - base["wrk"]["p50_us"] if base and t != "direct" else None
+        add99 = w["p99_us"] - base["wrk"]["p99_us"] if base and t != "direct" else None
+        body.append([t, fmt(w["p50_us"]), fmt(w["p99_us"]), fmt(add50, signed=True),
+                     fmt(add99, signed=True), fmt(w["rps"]), errors(w)])
+    sections.append("## 1. Added latency (concurrency 1, zero-delay mock)\n\n" + table(
+        ["target", "p50 µs", "p99 µs", "added p50 µs", "added p99 µs", "req/s", "errors"], body) +
+        "\n\nGoal: added p99 ≤ 50 µs. At concurrency 1 the wall clock is dominated by wakeup "
+        "latency on a shared VM; CPU per request (1b) is the steadier overhead figure.")
+
+# 1b. CPU per request.
+c64 = wrk("c64-0ms")
+if c64 or c1:
+    body = []
+    ng = c64.get("nginx")
+    ng_cpu = cpu_us(ng, "target_ticks") if ng else None
+    for t in ordered(c64 or c1):
+        r64, r1 = c64.get(t), c1.get(t)
+        if t == "direct":
+            # The upstream shown alone: the mock's own cost, nothing in front of it.
+            body.append(["mock alone (direct)", fmt(cpu_us(r64, "upstream_ticks"), 1) if r64 else "–",
+                         "", fmt(cpu_us(r1, "upstream_ticks"), 1) if r1 else "–", ""])
+            continue
+        own = cpu_us(r64, "target_ticks") if r64 else None
+        ratio = f"{own / ng_cpu:.2f}×" if own is not None and ng_cpu else "–"
+        body.append([t, fmt(own, 1), ratio, fmt(cpu_us(r1, "target_ticks"), 1) if r1 else "–",
+                     fmt(cpu_us(r64, "upstream_ticks"), 1) if r64 else "–"])
+    sections.append("## 1b. CPU per request (user+sys of the target's processes / requests)\n\n" +
+                    table(["target", "µs/req at c64", "vs nginx", "µs/req at c1",
+                           "upstream mock µs/req (c64)"], body) +
+                    "\n\nGoal: torii full chain at or below nginx. Clock ticks are "
+                    f"1/{rows[0]['clk_tck'] if rows else 100} s, summed over the run.")
+
+# 2. Throughput at concurrency 64.
+c20 = wrk("c64-20ms")
+if c64 or c20:
+    body = []
+    n0 = c64.get("nginx", {}).get("wrk", {}).get("rps")
+    n20 = c20.get("nginx", {}).get("wrk", {}).get("rps")
+    for t in ordered({**c64, **c20}):
+        a, b = c64.get(t), c20.get(t)
+        row = [t]
+        for r, n in ((a, n0), (b, n20)):
+            if r:
+                w = r["wrk"]
+                row += [fmt(w["rps"]), f"{w['rps'] / n:.2f}×" if n else "–", fmt(w["p50_us"]),
+                        fmt(w["p99_us"]), errors(w)]
+            else:
+                row += ["–"] * 5
+        body.append(row)
+    sections.append("## 2. Throughput (concurrency 64)\n\n" + table(
+        ["target", "req/s 0 ms", "× nginx", "p50 µs", "p99 µs", "errors",
+         "req/s 20 ms", "× nginx", "p50 µs", "p99 µs", "errors"], body) +
+        "\n\nGoal: full chain ≥ 1.0× nginx. With a 20 ms upstream, 64 connections cap at "
+        "3,200 req/s.")
+
+# 3. Streaming.
+streams = [r for r in rows if r["kind"] == "stream"]
+if streams:
+    body = []
+    direct = {r["level"]: r["lg"] for r in streams if r["target"] == "direct"}
+    for r in sorted(streams, key=lambda r: (r["level"], ORDER.index(r["target"]))):
+        s, d = r["lg"], direct.get(r["level"])
+        other = r["target"] != "direct" and d
+        body.append([
+            r["level"], r["target"], s["streams_established"], s["streams_in_flight_max"],
+            s["completed"], s["errors"], fmt(s["ttft_p50_us"]), fmt(s["ttft_p99_us"]),
+            fmt(s["ttft_p99_us"] - d["ttft_p99_us"], signed=True) if other else "–",
+            fmt(s["gap_p50_us"]), fmt(s["gap_p99_us"]),
+            fmt(s["gap_p99_us"] - d["gap_p99_us"], signed=True) if other else "–",
+            s["stalls"], fmt(r["rss_peak_kb"] / 1024, 1)])
+    chunks, interval = streams[0]["chunks"], streams[0]["interval_ms"]
+    kinds = [f"{r['level']} via {r['target']}: {r['lg']['error_kinds']}"
+             for r in streams if r["lg"]["errors"]]
+    sections.append(
+        f"## 3. Streaming ({chunks} chunks, {interval} ms apart)\n\n" + table(
+            ["streams", "target", "held", "in flight max", "completed", "errors", "TTFT p50 µs",
+             "TTFT p99 µs", "added TTFT p99", "gap p50 µs", "gap p99 µs", "added gap p99",
+             "stalls", "RSS peak MiB"], body) +
+        f"\n\nA stall is a gap over {5 * interval} ms (5× the interval). \"held\" is the most "
+        "connections open at once; RSS is the target's (the mock's for direct). Goal: 10k streams "
+        "held, added TTFT p99 ≤ 200 µs." + ("\n\nErrors: " + "; ".join(kinds) if kinds else ""))
+
+# 4. Memory.
+mem = []
+for name, key in (("torii bare", "rss_idle_bare"), ("torii full", "rss_idle_full")):
+    if int(meta.get(key, "0")):
+        mem.append([name, "idle (after start)", fmt(int(meta[key]) / 1024, 1)])
+for r in sorted(streams, key=lambda r: r["level"]):
+    if r["target"].startswith("torii"):
+        mem.append([r["target"], f"peak at {r['lg']['streams_established']:,} open streams",
+                    fmt(r["rss_peak_kb"] / 1024, 1)])
+        mem.append([r["target"], f"after the {r['level']:,}-stream run",
+                    fmt(r["rss_after_kb"] / 1024, 1)])
+if mem:
+    sections.append("## 4. Memory (VmRSS)\n\n" + table(["process", "when", "RSS MiB"], mem) +
+                    "\n\nThe hour-long soak is not part of this harness yet.")
+
+if notes:
+    sections.append("## Notes\n\n" + "\n".join(f"- {n}" for n in notes))
+
+method = f"""## Method
+
+- Every figure is taken in one run, side by side with its references (BENCH.md): **direct**
+  (client → `torii mock`), **nginx** (`proxy_pass` with upstream keepalive, 1 worker,
+  bench/nginx.conf), **torii-bare** (no API keys, no policies, bench/configs/torii-bare.yaml),
+  **torii-full** (API key + the policy chain, bench/configs/torii-full.yaml) and **portkey**
+  (`@portkey-ai/gateway` pinned in bench/package-lock.json, non-streaming only).
+- Upstreams: two `torii mock --workers 1`, one with no delay, one with `--latency-ms 20`.
+  Every target runs one worker. Pinning: {meta.get('pinning', '?')}.
+- Latency and throughput: `wrk -t1 --latency` with bench/wrk/chat.lua (a unique prompt index
+  per request, so nothing can be cached), {meta.get('warmup')} s warm-up then {meta.get('duration')} s
+  per case; concurrency 1 and 64.
+- CPU per request: user+sys clock ticks of the target's processes (nginx: master and workers)
+  from /proc/PID/stat around the measured run, divided by the requests wrk counted.
+- Streaming: `torii_loadgen stream` (bench/loadgen) holds N keep-alive connections, each posting
+  streaming requests back to back for {meta.get('stream_duration')} s; TTFT is request written →
+  first SSE event with content; gaps are between consecutive events after it.
+  RSS is sampled from /proc/PID/status every 200 ms.
+- fd limit {meta.get('fd_limit')}: a proxy holding N streams needs about 2N descriptors.
+- Reproduce: `make bench` (full) or `make bench-smoke` (short CI pass, writes
+  bench/out/BENCHMARKS.smoke.md).
+"""
+sections.append(method)
+
+head = f"""# torii benchmarks{' (smoke pass: too short to mean anything)' if smoke else ''}
+
+- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
+- Machine: {meta.get('arch')}, {meta.get('cpu')}, {meta.get('cores')} cores
+- Commit: {meta.get('commit')}
+- Written by `bench/run.sh`{' with BENCH_SMOKE=1' if smoke else ''}; see BENCH.md for what each
+  figure means. Absolute numbers on a shared VM are noisy: read the ratios.
+"""
+text = head + "\n" + "\n\n".join(sections) + "\n"
+open(report_path, "w").write(text)
+print()
+print(text)

@@ -1,0 +1,420 @@
+#!/usr/bin/env bash
+# torii bench harness (BENCH.md). Every figure is a ratio against references run side by side:
+# direct (client -> torii mock), nginx proxy_pass, torii bare, torii full chain, portkey.
+#
+#   bench/run.sh                 full run (~6-10 min), writes BENCHMARKS.md
+#   BENCH_SMOKE=1 bench/run.sh   short pass of every stage (CI), writes bench/out/BENCHMARKS.smoke.md
+#
+# Env: BUILD (default build), TORII_BIN, TORII_LOADGEN, BENCH_OUT (default bench/out).
+# Exit status: 1 when something is broken (a service does not start, a target answers errors in
+# smoke mode); never because of a timing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SMOKE=${BENCH_SMOKE:-0}
+BUILD=${BUILD:-build}
+TORII=${TORII_BIN:-$BUILD/torii}
+LOADGEN=${TORII_LOADGEN:-$BUILD/bench/torii_loadgen}
+OUT=${BENCH_OUT:-bench/out}
+case "$TORII" in /*) ;; *) TORII=$ROOT/$TORII ;; esac
+case "$LOADGEN" in /*) ;; *) LOADGEN=$ROOT/$LOADGEN ;; esac
+
+if [ "$SMOKE" = 1 ]; then
+  WARM=1; DUR=2; STREAM_DUR=2; STREAM_CHUNKS=8; STREAM_LEVELS=(50); BIG_LEVELS=()
+  REPORT=$OUT/BENCHMARKS.smoke.md
+else
+  WARM=2; DUR=10; STREAM_DUR=10; STREAM_CHUNKS=64; STREAM_LEVELS=(1000); BIG_LEVELS=(5000 10000)
+  REPORT=$ROOT/BENCHMARKS.md
+fi
+STREAM_INTERVAL=20
+
+for bin in "$TORII" "$LOADGEN"; do
+  [ -x "$bin" ] || { echo "bench: $bin not found; build it first (make build)" >&2; exit 1; }
+done
+for tool in wrk nginx curl python3; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup.sh)" >&2; exit 1; }
+done
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+RESULTS=$OUT/results.jsonl
+NOTES=$OUT/notes.txt
+: >"$RESULTS"
+: >"$NOTES"
+PROBLEMS=0
+
+note() { echo "bench: $*"; echo "$*" >>"$NOTES"; }
+problem() { echo "bench: PROBLEM: $*" >&2; echo "PROBLEM: $*" >>"$NOTES"; PROBLEMS=$((PROBLEMS + 1)); }
+
+# 10k streams need ~2 fds each in a proxy: take the hard limit for everything started here.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FD_LIMIT=$(ulimit -n)
+
+# ---------------------------------------------------------------- services and cleanup
+PIDS=()
+cleanup() {
+  set +e
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Pinning: the target on one core, the upstream and the load generator on others (BENCH.md).
+read -r -a CPUS <<<"$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
+PIN_TARGET=(); PIN_UP=(); PIN_LOAD=()
+if ((${#CPUS[@]} >= 3)); then
+  PIN_TARGET=(taskset -c "${CPUS[0]}"); PIN_UP=(taskset -c "${CPUS[1]}")
+  PIN_LOAD=(taskset -c "${CPUS[2]}")
+elif ((${#CPUS[@]} == 2)); then
+  PIN_TARGET=(taskset -c "${CPUS[0]}"); PIN_UP=(taskset -c "${CPUS[1]}")
+  PIN_LOAD=(taskset -c "${CPUS[1]}")
+fi
+if ((${#PIN_TARGET[@]})) && ! taskset -c "${CPUS[0]}" true 2>/dev/null; then
+  PIN_TARGET=(); PIN_UP=(); PIN_LOAD=()
+fi
+if ((${#PIN_TARGET[@]})); then
+  PINNING="target (torii, nginx, portkey) on cpu ${PIN_TARGET[2]}; upstream mocks on cpu ${PIN_UP[2]}; load generator (wrk, torii_loadgen) on cpu ${PIN_LOAD[2]}"
+else
+  PINNING="none (fewer than 2 cpus or taskset unavailable)"
+fi
+echo "bench: pinning: $PINNING"
+echo "bench: fd limit $FD_LIMIT; smoke=$SMOKE; run ${DUR}s after ${WARM}s warm-up per case"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_line FILE REGEX PID SECONDS: prints the first match once the process printed it.
+wait_line() {
+  local file=$1 re=$2 pid=$3 secs=$4 line
+  for _ in $(seq $((secs * 10))); do
+    line=$(grep -m1 -oE "$re" "$file" 2>/dev/null || true)
+    [ -n "$line" ] && { echo "$line"; return 0; }
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+wait_http() {  # wait_http URL SECONDS
+  for _ in $(seq $(($2 * 10))); do
+    curl -s -o /dev/null -m 1 "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_mock NAME LATENCY_MS: sets MOCK_PORT and MOCK_PID.
+start_mock() {
+  local name=$1 latency=$2
+  "${PIN_UP[@]}" "$TORII" mock --listen 127.0.0.1:0 --workers 1 --latency-ms "$latency" \
+    >"$OUT/$name.out" 2>"$OUT/$name.err" &
+  MOCK_PID=$!
+  PIDS+=("$MOCK_PID")
+  local line
+  line=$(wait_line "$OUT/$name.out" 'listening on http://[0-9.]+:[0-9]+' "$MOCK_PID" 10) || {
+    problem "$name (torii mock) did not start; see $OUT/$name.err"; tail -5 "$OUT/$name.err" >&2
+    exit 1
+  }
+  MOCK_PORT=${line##*:}
+}
+
+# start_torii NAME TEMPLATE: sets TORII_PORT and TORII_PID (empty when it did not start).
+start_torii() {
+  local name=$1 template=$2 cfg=$OUT/$1.yaml line
+  sed -e "s/@MOCK0_PORT@/$MOCK0_PORT/g" -e "s/@MOCK20_PORT@/$MOCK20_PORT/g" -e "s|@OUT@|$OUT|g" \
+    "$template" >"$cfg"
+  TORII_PORT=""; TORII_PID=""
+  if ! "$TORII" check --config "$cfg" >"$OUT/$name.check" 2>&1; then
+    problem "$name: torii check rejected $cfg: $(head -3 "$OUT/$name.check" | tr '\n' ' ')"
+    return 0
+  fi
+  "${PIN_TARGET[@]}" "$TORII" serve --config "$cfg" --listen 127.0.0.1:0 --workers 1 \
+    >"$OUT/$name.out" 2>"$OUT/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  line=$(wait_line "$OUT/$name.out" 'listening on http://[0-9.]+:[0-9]+' "$pid" 15) || {
+    problem "$name did not start; see $OUT/$name.err"; tail -5 "$OUT/$name.err" >&2
+    return 0
+  }
+  TORII_PORT=${line##*:}
+  TORII_PID=$pid
+}
+
+# Target table: URL per mock, model per mock, key, extra headers (space-separated k:v), pids.
+declare -A URL0 URL20 MODEL0 MODEL20 KEY HDR0 HDR20 TPIDS
+TARGETS=()
+add_target() {  # NAME PORT0 PORT20 MODEL0 MODEL20 KEY "HDR0" "HDR20" "PIDS"
+  TARGETS+=("$1")
+  URL0[$1]=http://127.0.0.1:$2/v1/chat/completions
+  URL20[$1]=http://127.0.0.1:$3/v1/chat/completions
+  MODEL0[$1]=$4; MODEL20[$1]=$5; KEY[$1]=$6; HDR0[$1]=$7; HDR20[$1]=$8; TPIDS[$1]=$9
+}
+
+# probe NAME URL MODEL KEY HDRS: one non-streaming request must answer 200.
+probe() {
+  local args=(-s -m 5 -o "$OUT/probe-$1.json" -w '%{http_code}' -H 'Content-Type: application/json')
+  if [ "$4" != "-" ]; then args+=(-H "Authorization: Bearer $4"); fi
+  local h
+  for h in $5; do args+=(-H "$h"); done
+  local code
+  code=$(curl "${args[@]}" -d "{\"model\":\"$3\",\"messages\":[{\"role\":\"user\",\"content\":\"probe\"}]}" "$2" || true)
+  [ "$code" = 200 ]
+}
+
+# ---------------------------------------------------------------- measurements
+CLK_TCK=$(getconf CLK_TCK)
+
+# All pids of a process tree (nginx master + workers); empty input gives nothing.
+tree_pids() {
+  local pid
+  for pid in "$@"; do
+    echo "$pid"
+    local kids
+    kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
+    # shellcheck disable=SC2086
+    if [ -n "$kids" ]; then tree_pids $kids; fi
+  done
+}
+
+# cpu_ticks PID...: user+sys clock ticks of the processes (and their threads).
+cpu_ticks() {
+  local total=0 pid stat rest
+  for pid in $(tree_pids "$@"); do
+    stat=$(cat /proc/"$pid"/stat 2>/dev/null) || continue
+    rest=${stat##*) }
+    read -r -a f <<<"$rest"
+    total=$((total + f[11] + f[12]))  # fields 14 and 15 (utime, stime), counted after the comm
+  done
+  echo "$total"
+}
+
+rss_kb() {
+  local total=0 pid v
+  for pid in $(tree_pids "$@"); do
+    v=$(awk '/^VmRSS:/ {print $2}' /proc/"$pid"/status 2>/dev/null || true)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
+# run_wrk SCENARIO TARGET DELAY(0|20) CONCURRENCY
+run_wrk() {
+  local scenario=$1 t=$2 delay=$3 conc=$4 url model hdrs up_pid
+  if [ "$delay" = 0 ]; then
+    url=${URL0[$t]}; model=${MODEL0[$t]}; hdrs=${HDR0[$t]}; up_pid=$MOCK0_PID
+  else
+    url=${URL20[$t]}; model=${MODEL20[$t]}; hdrs=${HDR20[$t]}; up_pid=$MOCK20_PID
+  fi
+  local args=(-t1 -c"$conc" --latency --timeout 5s -s bench/wrk/chat.lua "$url" -- "$model" "${KEY[$t]}")
+  # shellcheck disable=SC2206
+  args+=($hdrs)
+  timeout $((WARM + 20)) "${PIN_LOAD[@]}" wrk -d"${WARM}s" "${args[@]}" >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086
+  local t0 u0 t1 u1 log=$OUT/wrk-$scenario-$t.txt
+  t0=$(cpu_ticks ${TPIDS[$t]}); u0=$(cpu_ticks "$up_pid")
+  timeout $((DUR + 30)) "${PIN_LOAD[@]}" wrk -d"${DUR}s" "${args[@]}" >"$log" 2>&1 || true
+  t1=$(cpu_ticks ${TPIDS[$t]}); u1=$(cpu_ticks "$up_pid")
+  local json
+  json=$(sed -n 's/^WRKJSON //p' "$log")
+  if [ -z "$json" ]; then
+    problem "wrk $scenario $t gave no result; see $log"
+    return 0
+  fi
+  echo "{\"kind\":\"wrk\",\"scenario\":\"$scenario\",\"target\":\"$t\",\"concurrency\":$conc,\"delay_ms\":$delay,\"target_ticks\":$((t1 - t0)),\"upstream_ticks\":$((u1 - u0)),\"clk_tck\":$CLK_TCK,\"has_target_pids\":$([ -n "${TPIDS[$t]}" ] && echo true || echo false),\"wrk\":$json}" >>"$RESULTS"
+  local rc
+  if python3 - "$json" "$scenario" "$t" <<'EOF'
+import json, sys
+w = json.loads(sys.argv[1])
+errs = w["errors_connect"] + w["errors_read"] + w["errors_write"] + w["errors_status"] + w["errors_timeout"]
+print(f"bench: {sys.argv[2]:<10} {sys.argv[3]:<11} {w['rps']:>9.0f} rps  p50 {w['p50_us']:>6} us  p99 {w['p99_us']:>6} us  errors {errs}")
+sys.exit(3 if errs or w["requests"] == 0 else 0)
+EOF
+  then rc=0; else rc=$?; fi
+  if [ "$rc" = 3 ]; then
+    if [ "$SMOKE" = 1 ] || [ "$t" != portkey ]; then
+      problem "wrk $scenario $t: errors or no requests (see $log)"
+    else
+      note "wrk $scenario $t: errors (see $log)"
+    fi
+  fi
+}
+
+# run_stream LEVEL TARGET
+run_stream() {
+  local n=$1 t=$2 log=$OUT/stream-$1-$2.json
+  local args=(stream --url "${URL0[$t]}" --model "${MODEL0[$t]}" --streams "$n"
+    --duration "$STREAM_DUR" --chunks "$STREAM_CHUNKS" --interval-ms "$STREAM_INTERVAL")
+  if [ "${KEY[$t]}" != "-" ]; then args+=(--key "${KEY[$t]}"); fi
+  local h
+  for h in ${HDR0[$t]}; do args+=(--header "$h"); done
+  local pids=${TPIDS[$t]:-$MOCK0_PID} rss_file=$OUT/rss-$n-$t.txt
+  # Sample the RSS of the target (the mock for direct) while the streams run; keep the peak.
+  # shellcheck disable=SC2086
+  (
+    peak=0
+    while :; do
+      v=$(rss_kb $pids); ((v > peak)) && peak=$v && echo "$peak" >"$rss_file"
+      sleep 0.2
+    done
+  ) &
+  local sampler=$!
+  local limit=$((STREAM_DUR + 2 * STREAM_CHUNKS * STREAM_INTERVAL / 1000 + 30))
+  timeout "$limit" "${PIN_LOAD[@]}" "$LOADGEN" "${args[@]}" >"$log" 2>"$OUT/stream-$n-$t.err" || true
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  sleep 0.3
+  # shellcheck disable=SC2086
+  local rss_peak rss_after
+  rss_peak=$(cat "$rss_file" 2>/dev/null || echo 0); rss_after=$(rss_kb $pids)
+  if ! grep -q '"mode":"stream"' "$log"; then
+    problem "loadgen $n streams via $t gave no result; see $OUT/stream-$n-$t.err"
+    return 0
+  fi
+  echo "{\"kind\":\"stream\",\"target\":\"$t\",\"level\":$n,\"chunks\":$STREAM_CHUNKS,\"interval_ms\":$STREAM_INTERVAL,\"rss_peak_kb\":$rss_peak,\"rss_after_kb\":$rss_after,\"lg\":$(cat "$log")}" >>"$RESULTS"
+  if ! python3 - "$(cat "$log")" "$n" "$t" "$rss_peak" <<'EOF'
+import json, sys
+s = json.loads(sys.argv[1])
+print(f"bench: stream {sys.argv[2]:>5} {sys.argv[3]:<11} held {s['streams_established']:>5} "
+      f"done {s['completed']:>6} err {s['errors']:>4} ttft p99 {s['ttft_p99_us']:>7} us "
+      f"gap p99 {s['gap_p99_us']:>7} us stalls {s['stalls']}  rss {int(sys.argv[4]) // 1024} MiB"
+      + (f"  {s['error_kinds']}" if s['errors'] else ""))
+sys.exit(3 if s["completed"] == 0 or (s["errors"] and int(sys.argv[2]) <= 1000) else 0)
+EOF
+  then
+    problem "stream $n via $t: errors or nothing completed (see $log)"
+  fi
+  return 0
+}
+
+# ---------------------------------------------------------------- start everything
+export TORII_BENCH_UPSTREAM_KEY=bench-upstream-key
+TORII_BENCH_KEY=bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+export TORII_BENCH_KEY
+
+start_mock mock0 0; MOCK0_PORT=$MOCK_PORT; MOCK0_PID=$MOCK_PID
+start_mock mock20 20; MOCK20_PORT=$MOCK_PORT; MOCK20_PID=$MOCK_PID
+echo "bench: mocks on :$MOCK0_PORT (0 ms) and :$MOCK20_PORT (20 ms)"
+add_target direct "$MOCK0_PORT" "$MOCK20_PORT" mock-1 mock-1 - "" "" ""
+
+# nginx with its own prefix under $OUT; stopped by PID.
+NGX=$OUT/nginx
+mkdir -p "$NGX"
+NG0=$(free_port); NG20=$(free_port)
+sed -e "s|@PREFIX@|$NGX|g" -e "s/@MOCK0_PORT@/$MOCK0_PORT/g" -e "s/@MOCK20_PORT@/$MOCK20_PORT/g" \
+  -e "s/@PORT0@/$NG0/g" -e "s/@PORT20@/$NG20/g" bench/nginx.conf >"$NGX/nginx.conf"
+"${PIN_TARGET[@]}" nginx -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" -g 'daemon off;' \
+  >"$NGX/stdout" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+if wait_http "http://127.0.0.1:$NG0/" 10; then
+  add_target nginx "$NG0" "$NG20" mock-1 mock-1 - "" "" "$NGINX_PID"
+else
+  problem "nginx did not start; see $NGX/error.log"
+fi
+
+start_torii torii-bare bench/configs/torii-bare.yaml
+if [ -n "$TORII_PID" ]; then
+  add_target torii-bare "$TORII_PORT" "$TORII_PORT" m0/mock-1 m20/mock-1 - "" "" "$TORII_PID"
+  BARE_PID=$TORII_PID
+fi
+start_torii torii-full bench/configs/torii-full.yaml
+if [ -n "$TORII_PID" ]; then
+  add_target torii-full "$TORII_PORT" "$TORII_PORT" m0/mock-1 m20/mock-1 "$TORII_BENCH_KEY" \
+    "" "" "$TORII_PID"
+  FULL_PID=$TORII_PID
+fi
+sleep 0.5
+RSS_IDLE_BARE=$([ -n "${BARE_PID:-}" ] && rss_kb "$BARE_PID" || echo 0)
+RSS_IDLE_FULL=$([ -n "${FULL_PID:-}" ] && rss_kb "$FULL_PID" || echo 0)
+
+# Portkey: full run only, installed from the lockfile; skipped (and said so) when it won't start.
+if [ "$SMOKE" = 1 ]; then
+  note "portkey: skipped in smoke mode"
+elif ! command -v node >/dev/null; then
+  note "portkey: skipped (node is not installed)"
+else
+  stamp=bench/node_modules/.torii-lock
+  if [ ! -f "$stamp" ] || ! cmp -s bench/package-lock.json "$stamp"; then
+    echo "bench: npm ci --prefix bench (portkey)"
+    if npm ci --prefix bench --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1; then
+      cp bench/package-lock.json "$stamp"
+    fi
+  fi
+  PK_JS=bench/node_modules/@portkey-ai/gateway/build/start-server.js
+  if [ ! -f "$PK_JS" ]; then
+    note "portkey: skipped (npm ci --prefix bench failed; see $OUT/npm.log)"
+  else
+    PK=$(free_port)
+    # Same as `npx @portkey-ai/gateway --port=P --headless`, but the PID is node's own.
+    NODE_ENV=production "${PIN_TARGET[@]}" node "$PK_JS" --port="$PK" --headless \
+      >"$OUT/portkey.out" 2>"$OUT/portkey.err" &
+    PK_PID=$!
+    PIDS+=("$PK_PID")
+    if wait_http "http://127.0.0.1:$PK/" 20 &&
+      probe portkey "http://127.0.0.1:$PK/v1/chat/completions" mock-1 "$TORII_BENCH_UPSTREAM_KEY" \
+        "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK0_PORT/v1"; then
+      add_target portkey "$PK" "$PK" mock-1 mock-1 "$TORII_BENCH_UPSTREAM_KEY" \
+        "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK0_PORT/v1" \
+        "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK20_PORT/v1" "$PK_PID"
+      note "portkey: @portkey-ai/gateway $(python3 -c 'import json; print(json.load(open("bench/node_modules/@portkey-ai/gateway/package.json"))["version"])') on node $(node --version), non-streaming only (FACTS.md)"
+    else
+      note "portkey: skipped (did not start or answer within 20 s; see $OUT/portkey.err)"
+      kill "$PK_PID" 2>/dev/null || true
+    fi
+  fi
+fi
+
+# Every target must answer one request before it is measured.
+LIVE=()
+for t in "${TARGETS[@]}"; do
+  if probe "$t" "${URL0[$t]}" "${MODEL0[$t]}" "${KEY[$t]}" "${HDR0[$t]}"; then
+    LIVE+=("$t")
+  else
+    problem "$t: probe request failed (see $OUT/probe-$t.json)"
+  fi
+done
+TARGETS=("${LIVE[@]}")
+echo "bench: targets: ${TARGETS[*]}"
+
+# ---------------------------------------------------------------- the runs
+for t in "${TARGETS[@]}"; do run_wrk c1-0ms "$t" 0 1; done
+for t in "${TARGETS[@]}"; do run_wrk c64-0ms "$t" 0 64; done
+for t in "${TARGETS[@]}"; do run_wrk c64-20ms "$t" 20 64; done
+
+STREAM_TARGETS=()
+for t in "${TARGETS[@]}"; do [ "$t" != portkey ] && STREAM_TARGETS+=("$t"); done
+for n in "${STREAM_LEVELS[@]}"; do
+  for t in "${STREAM_TARGETS[@]}"; do run_stream "$n" "$t"; done
+done
+for n in "${BIG_LEVELS[@]}"; do
+  for t in direct torii-full; do
+    [[ " ${STREAM_TARGETS[*]} " == *" $t "* ]] && run_stream "$n" "$t"
+  done
+done
+
+# ---------------------------------------------------------------- report
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "none (no commit yet)")
+[ -n "$(git status --porcelain -- src bench 2>/dev/null)" ] && COMMIT="$COMMIT (+ uncommitted changes)"
+python3 bench/report.py "$RESULTS" "$NOTES" "$REPORT" \
+  "smoke=$SMOKE" "arch=$(uname -m)" \
+  "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+  "cores=$(nproc)" "commit=$COMMIT" "pinning=$PINNING" "fd_limit=$FD_LIMIT" \
+  "duration=$DUR" "warmup=$WARM" "stream_duration=$STREAM_DUR" \
+  "rss_idle_bare=$RSS_IDLE_BARE" "rss_idle_full=$RSS_IDLE_FULL" "problems=$PROBLEMS"
+echo "bench: wrote $REPORT"
+
+if ((PROBLEMS)); then
+  echo "bench: $PROBLEMS problem(s); see $NOTES" >&2
+  exit 1
+fi

@@ -1,0 +1,56 @@
+// default_config: the embedded demo used by `torii serve` without --config.
+#include <cstdlib>
+#include <random>
+
+#include "config/config.h"
+
+namespace torii {
+namespace {
+
+std::string random_hex(std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::random_device rd;
+  std::string out;
+  out.reserve(n);
+  while (out.size() < n) {
+    uint32_t bits = rd();
+    for (int i = 0; i < 8 && out.size() < n; ++i, bits >>= 4) out += kHex[bits & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
+Config default_config() {
+  Config cfg;
+  cfg.demo = true;
+  cfg.source = "<embedded>";
+  cfg.server.host = "127.0.0.1";
+  cfg.server.port = 8080;
+
+  ProviderConfig mock;
+  mock.name = "mock";
+  mock.kind = "mock";  // the built-in in-process mock; the gateway starts it
+  mock.models = {"mock-1", "gpt-4o-mini"};
+  cfg.providers.push_back(std::move(mock));
+
+  RouteConfig demo_route;
+  demo_route.name = "demo";
+  demo_route.targets = {"mock/mock-1"};
+  cfg.routes.push_back(std::move(demo_route));
+
+  ApiKeyConfig key;
+  key.name = "demo";
+  const char* env = std::getenv("TORII_DEMO_KEY");
+  if (env != nullptr && *env != '\0') {
+    key.key.reference = "${env:TORII_DEMO_KEY}";
+    key.key.value = env;
+  } else {
+    key.key.reference = "<random>";
+    key.key.value = "sk-torii-demo-" + random_hex(24);
+  }
+  cfg.api_keys.push_back(std::move(key));
+  return cfg;
+}
+
+}  // namespace torii

@@ -1,0 +1,75 @@
+// resolve_secret: "${env:NAME}", "${file:/path}" or a literal (see docs/CONFIG.md, Secrets).
+// Error messages name the reference (a variable name or a path), never a resolved value.
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.h"
+
+namespace torii {
+namespace {
+
+bool valid_env_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+ApiError fail(std::string message) { return ApiError::invalid_request(std::move(message)); }
+
+}  // namespace
+
+Result<SecretRef> resolve_secret(const std::string& reference) {
+  SecretRef out;
+  if (reference.empty()) return fail("secret is empty");
+
+  const bool braced =
+      reference.size() >= 3 && reference.compare(0, 2, "${") == 0 && reference.back() == '}';
+  if (!braced) {
+    // A reference embedded in a longer value is not interpolated: refuse it rather than send
+    // the unexpanded text upstream as a key.
+    if (reference.find("${env:") != std::string::npos ||
+        reference.find("${file:") != std::string::npos) {
+      return fail("a secret reference must be the whole value (no text around ${...})");
+    }
+    out.reference = "<literal>";
+    out.value = reference;
+    out.literal = true;
+    return out;
+  }
+
+  const std::string inner = reference.substr(2, reference.size() - 3);
+  out.reference = reference;
+  if (inner.compare(0, 4, "env:") == 0) {
+    const std::string name = inner.substr(4);
+    if (!valid_env_name(name)) {
+      return fail("invalid environment variable name in ${env:...} (letters, digits, _)");
+    }
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr || *v == '\0') return fail("environment variable " + name + " is not set");
+    out.value = v;
+    return out;
+  }
+  if (inner.compare(0, 5, "file:") == 0) {
+    const std::string path = inner.substr(5);
+    if (path.empty()) return fail("empty path in ${file:...}");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail("cannot read secret file " + path + ": " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return fail("cannot read secret file " + path);
+    std::string v = ss.str();
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+    if (v.empty()) return fail("secret file " + path + " is empty");
+    out.value = std::move(v);
+    return out;
+  }
+  return fail("unknown secret reference: use ${env:NAME} or ${file:/path}");
+}
+
+}  // namespace torii

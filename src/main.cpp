@@ -1,0 +1,226 @@
+// torii: the command line. `serve` runs the gateway, `mock` the provider emulator, `check`
+// validates a config file.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "config/config.h"
+#include "config/snapshot.h"
+#include "core/log.h"
+#include "gateway/gateway.h"
+#include "server/server.h"
+#include "tools/mock/mock.h"
+
+using namespace torii;
+
+namespace {
+
+bool parse_listen(const std::string& listen, ServerOptions& opt) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) return false;
+    opt.host = host;
+    opt.port = static_cast<uint16_t>(port);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+void say(const std::string& line) {
+  std::cout << line << std::endl;  // flushed: tests wait for these lines
+}
+
+int serve(const std::string& config_path, const std::string& listen, int workers) {
+  Result<Config> loaded = config_path.empty() ? Result<Config>(default_config())
+                                              : load_config_file(config_path);
+  if (!loaded) {
+    log::error("{}", loaded.error().message);
+    return 1;
+  }
+  Config config = std::move(*loaded);
+  if (!listen.empty() && !parse_listen(listen, config.server)) {
+    log::error("--listen '{}': expected HOST:PORT", listen);
+    return 1;
+  }
+  if (workers > 0) config.server.workers = workers;
+  for (const auto& p : config.providers)
+    if (p.api_key.literal)
+      log::warn("provider '{}': api_key is a literal in the config file; prefer ${{env:NAME}} or "
+                "${{file:/path}}", p.name);
+
+  // The built-in mock, for providers of kind "mock" (the demo config has one).
+  std::unique_ptr<Server> mock_server;
+  std::string mock_url;
+  bool wants_mock = false;
+  MockOptions mock_options;
+  for (const auto& p : config.providers)
+    if (p.kind == "mock") {
+      wants_mock = true;
+      if (!p.models.empty()) mock_options.models = p.models;
+    }
+  if (wants_mock) {
+    ServerOptions mo;
+    mo.host = "127.0.0.1";
+    mo.port = 0;
+    mo.workers = 1;
+    mo.shutdown_grace = config.server.shutdown_grace;
+    mock_server = std::make_unique<Server>(mo, make_mock_handler(mock_options));
+    mock_server->bind();
+    mock_server->start();
+    mock_url = "http://127.0.0.1:" + std::to_string(mock_server->port()) + "/v1";
+  }
+
+  auto snap = build_snapshot(config, mock_url);
+  if (!snap) {
+    log::error("{}: {}", config.source, snap.error().message);
+    return 1;
+  }
+  SnapshotHolder holder;
+  holder.set(std::move(*snap));
+
+  Server server(config.server, make_gateway(holder));
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    return 1;
+  }
+  server.start();
+
+  auto reload = [&] {
+    if (config_path.empty()) {
+      log::info("SIGHUP: running on the embedded config; nothing to reload");
+      return;
+    }
+    auto next = load_config_file(config_path);
+    if (!next) {
+      log::error("reload failed, keeping the current config: {}", next.error().message);
+      return;
+    }
+    auto built = build_snapshot(std::move(*next), mock_url);
+    if (!built) {
+      log::error("reload failed, keeping the current config: {}: {}", config_path,
+                 built.error().message);
+      return;
+    }
+    const auto& old = holder.get()->config.server;
+    const auto& neu = (*built)->config.server;
+    if (old.host != neu.host || old.port != neu.port || old.workers != neu.workers)
+      log::warn("reload: server.listen and server.workers take effect at restart only");
+    holder.set(std::move(*built));
+    log::info("config reloaded from {}", config_path);
+  };
+  server.run_until_signal(reload, [&] {
+    say("torii listening on http://" + config.server.host + ":" + std::to_string(server.port()));
+    if (config.demo) {
+      say("demo key: " + config.api_keys.front().key.value);
+      say("try: curl http://" + config.server.host + ":" + std::to_string(server.port()) +
+          "/v1/chat/completions -H 'Authorization: Bearer " + config.api_keys.front().key.value +
+          "' -H 'Content-Type: application/json' -d '{\"model\":\"demo\",\"messages\":"
+          "[{\"role\":\"user\",\"content\":\"Hello torii\"}]}'");
+    }
+  });
+  if (mock_server) {
+    mock_server->shutdown();
+    mock_server->wait();
+  }
+  log::info("stopped");
+  return 0;
+}
+
+int mock(const std::string& listen, int workers, MockOptions options) {
+  ServerOptions opt;
+  opt.port = 9999;
+  if (!listen.empty() && !parse_listen(listen, opt)) {
+    log::error("--listen '{}': expected HOST:PORT", listen);
+    return 1;
+  }
+  opt.workers = workers;
+  opt.max_connections = 100000;
+  opt.idle_timeout = std::chrono::seconds(120);
+  opt.shutdown_grace = std::chrono::seconds(2);
+  Server server(opt, make_mock_handler(std::move(options)));
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    return 1;
+  }
+  server.start();
+  server.run_until_signal(nullptr, [&] {
+    say("torii mock listening on http://" + opt.host + ":" + std::to_string(server.port()));
+  });
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"torii: an LLM gateway"};
+  app.require_subcommand(1);
+  std::string level = "info";
+  app.add_option("--log-level", level, "debug, info, warn or error");
+
+  auto* serve_cmd = app.add_subcommand("serve", "run the gateway");
+  std::string config_path, listen;
+  int workers = 0;
+  serve_cmd->add_option("-c,--config", config_path, "YAML config file (default: the embedded demo)");
+  serve_cmd->add_option("--listen", listen, "HOST:PORT, overrides server.listen (port 0: any)");
+  serve_cmd->add_option("--workers", workers, "worker threads, overrides server.workers");
+
+  auto* mock_cmd = app.add_subcommand("mock", "run the OpenAI-compatible provider emulator");
+  MockOptions mo;
+  std::string mock_listen = "127.0.0.1:9999", models;
+  int mock_workers = 1;
+  mock_cmd->add_option("--listen", mock_listen, "HOST:PORT (port 0: any)");
+  mock_cmd->add_option("--workers", mock_workers, "worker threads");
+  mock_cmd->add_option("--latency-ms", mo.latency_ms, "delay before the response head");
+  mock_cmd->add_option("--ttft-ms", mo.ttft_ms, "streams: delay before the first content chunk");
+  mock_cmd->add_option("--chunks", mo.chunks, "streams: content chunks");
+  mock_cmd->add_option("--interval-ms", mo.interval_ms, "streams: delay between chunks");
+  mock_cmd->add_option("--tokens-per-chunk", mo.tokens_per_chunk, "words per chunk");
+  mock_cmd->add_option("--models", models, "comma-separated model ids");
+
+  auto* check_cmd = app.add_subcommand("check", "validate a config file");
+  std::string check_path;
+  check_cmd->add_option("-c,--config", check_path, "YAML config file")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  log::init(level);
+
+  if (*serve_cmd) return serve(config_path, listen, workers);
+  if (*mock_cmd) {
+    if (!models.empty()) {
+      mo.models.clear();
+      std::size_t start = 0;
+      while (start <= models.size()) {
+        auto comma = models.find(',', start);
+        if (comma == std::string::npos) comma = models.size();
+        if (comma > start) mo.models.push_back(models.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
+    return mock(mock_listen, mock_workers, std::move(mo));
+  }
+  if (*check_cmd) {
+    auto c = load_config_file(check_path);
+    if (!c) {
+      std::cerr << c.error().message << "\n";
+      return 1;
+    }
+    auto s = build_snapshot(std::move(*c), "http://127.0.0.1:1/v1");
+    if (!s) {
+      std::cerr << check_path << ": " << s.error().message << "\n";
+      return 1;
+    }
+    std::cout << check_path << ": ok\n";
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,93 @@
+#pragma once
+// Policy: one per capability (auth, authz, quota, guardrails, cache, audit, ...). Modeled on
+// Envoy's filters and Pingora's phases. A policy object is built once per config snapshot from
+// its validated, immutable config and shared by every request and thread: it must be
+// thread-safe and keep per-request state in RequestContext::state<T>().
+//
+// Phase order for one request (docs/LIFE_OF_A_REQUEST.md):
+//   on_headers  (in chain order)  - head read, body not yet read
+//   on_request  (in chain order)  - body decoded
+//   ... upstream ...
+//   on_chunk    (reverse order)   - each streamed chunk, only for policies whose on_request ran
+//   on_response (reverse order)   - the whole non-streamed answer, same rule
+//   on_complete (reverse order)   - ALWAYS, for every policy, also on error, deny, disconnect
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/task.h"
+#include "pipeline/request_context.h"
+
+namespace torii {
+
+// What a hook decided.
+class Verdict {
+ public:
+  enum class Kind { next, respond, reject };
+  // Go on to the next policy / phase.
+  static Verdict next() { return Verdict(Kind::next); }
+  // Answer the client now with this response, without going upstream (e.g. a cache hit).
+  static Verdict respond(int status, std::string body, Headers headers = {}) {
+    Verdict v(Kind::respond);
+    v.status_ = status;
+    v.body_ = std::move(body);
+    v.headers_ = std::move(headers);
+    return v;
+  }
+  // Stop with an error in the client's API shape.
+  static Verdict reject(ApiError error) {
+    Verdict v(Kind::reject);
+    v.error_ = std::move(error);
+    return v;
+  }
+
+  Kind kind() const { return kind_; }
+  bool is_next() const { return kind_ == Kind::next; }
+  int status() const { return status_; }
+  std::string& body() { return body_; }
+  Headers& headers() { return headers_; }
+  const ApiError& error() const { return error_; }
+
+ private:
+  explicit Verdict(Kind k) : kind_(k) {}
+  Kind kind_;
+  int status_ = 200;
+  std::string body_;
+  Headers headers_;
+  ApiError error_;
+};
+
+// The non-streamed answer on its way to the client; on_response may edit it.
+struct ResponseView {
+  int status = 200;
+  std::string& body;
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  // A short stable name ("api_key", "rate_limit"), used in logs and metrics.
+  virtual std::string_view name() const = 0;
+
+  // After the request head is read, before the body. For checks that need no body
+  // (authentication). Default: next.
+  virtual Task<Verdict> on_headers(RequestContext& ctx) { co_return Verdict::next(); }
+
+  // After the body is decoded (ctx.request, ctx.model are set). Default: next.
+  virtual Task<Verdict> on_request(RequestContext& ctx) { co_return Verdict::next(); }
+
+  // For each streamed chunk before it is written to the client. May edit the chunk; a reject
+  // ends the stream with an error event. Synchronous: it runs per chunk. Default: next.
+  virtual Verdict on_chunk(RequestContext& ctx, StreamChunk& chunk) { return Verdict::next(); }
+
+  // On the whole non-streamed answer before it is written. May edit it. Default: next.
+  virtual Task<Verdict> on_response(RequestContext& ctx, ResponseView& response) {
+    co_return Verdict::next();
+  }
+
+  // When the request is over, whatever happened: success, error, deny, client disconnect.
+  // Must not block (enqueue, never wait). Default: nothing.
+  virtual void on_complete(RequestContext& ctx) noexcept {}
+};
+
+}  // namespace torii

@@ -1,0 +1,98 @@
+#pragma once
+// RequestContext: everything known about one request as it crosses the pipeline. Policies read
+// it and keep their per-request state in typed slots (state<T>()), never in themselves.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "core/error.h"
+#include "providers/provider.h"
+#include "server/http.h"
+
+namespace torii {
+
+struct Snapshot;
+struct Route;
+
+using Clock = std::chrono::steady_clock;
+
+// Who is calling, once a policy has authenticated them.
+struct Principal {
+  bool authenticated = false;
+  std::string id;        // stable identity (the key's name for API keys)
+  std::string key_name;  // the credential used, printable
+  std::map<std::string, std::string> metadata;
+};
+
+// The inbound API the client spoke.
+enum class InboundApi { unknown, openai_chat, openai_models };
+
+// One upstream try.
+struct Attempt {
+  std::string provider;
+  std::string model;
+  int status = 0;          // upstream HTTP status, 0 when none was received
+  std::string error;       // short cause when it failed
+  Clock::duration elapsed{};
+};
+
+struct Timings {
+  Clock::time_point start{};
+  Clock::time_point body_read{};
+  Clock::time_point upstream_sent{};
+  Clock::time_point first_byte{};  // first response byte to the client
+  Clock::time_point end{};
+};
+
+// Base for per-request policy state.
+struct PolicyState {
+  virtual ~PolicyState() = default;
+};
+
+struct RequestContext {
+  std::string request_id;
+  std::shared_ptr<const Snapshot> snapshot;  // the config this request runs under, to the end
+  const RequestHead* head = nullptr;
+  int worker = 0;
+
+  InboundApi api = InboundApi::unknown;
+  boost::json::object request;  // the decoded body (OpenAI chat shape)
+  std::string model;            // as the client asked
+  bool stream = false;
+  bool client_wants_usage = false;  // stream_options.include_usage was set by the client
+
+  Principal principal;
+  const Route* route = nullptr;
+  std::vector<Attempt> attempts;
+  std::string provider;        // the one that answered
+  std::string upstream_model;  // the model at that provider
+  Usage usage;
+
+  int status = 0;                   // HTTP status sent to the client
+  std::optional<ApiError> error;    // the error, if the request failed (also mid-stream)
+  bool client_disconnected = false;
+  bool stream_started = false;
+  Timings timings;
+
+  // The state slot of type T (created on first use). One per type per request.
+  template <class T>
+  T& state() {
+    static const int id = next_slot_id();
+    for (auto& [k, v] : slots_)
+      if (k == id) return static_cast<T&>(*v);
+    slots_.emplace_back(id, std::make_unique<T>());
+    return static_cast<T&>(*slots_.back().second);
+  }
+
+ private:
+  static int next_slot_id();
+  std::vector<std::pair<int, std::unique_ptr<PolicyState>>> slots_;
+};
+
+}  // namespace torii

@@ -1,0 +1,123 @@
+#include "pipeline/runner.h"
+
+#include "api/openai_chat.h"
+#include "config/snapshot.h"
+#include "core/log.h"
+#include "gateway/proxy.h"
+
+namespace torii {
+
+int RequestContext::next_slot_id() {
+  static std::atomic<int> next{0};
+  return next.fetch_add(1);
+}
+
+Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e) {
+  ctx.status = e.status;
+  if (!ctx.error) ctx.error = e;
+  Headers h{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
+  if (!e.retry_after.empty()) h.emplace_back("retry-after", e.retry_after);
+  co_await ex.respond(e.status, std::move(h), to_openai_json(e));
+}
+
+namespace {
+
+// Runs on_complete for every policy, in reverse, whatever happened (RAII, so that a coroutine
+// destroyed at shutdown still completes its policies).
+struct CompleteGuard {
+  RequestContext& ctx;
+  ~CompleteGuard() {
+    ctx.timings.end = Clock::now();
+    const auto& chain = ctx.snapshot->policies;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) (*it)->on_complete(ctx);
+    if (ctx.error && ctx.status >= 500)
+      log::warn("request {} failed: {} {}", ctx.request_id, ctx.status, ctx.error->message);
+  }
+};
+
+Task<void> answer(RequestContext& ctx, Exchange& ex, Verdict& v) {
+  if (v.kind() == Verdict::Kind::reject) {
+    co_await send_error(ctx, ex, v.error());
+    co_return;
+  }
+  ctx.status = v.status();
+  Headers h = std::move(v.headers());
+  h.emplace_back("x-request-id", ctx.request_id);
+  if (find_header(h, "content-type").empty()) h.emplace_back("content-type", "application/json");
+  co_await ex.respond(v.status(), std::move(h), std::move(v.body()));
+}
+
+ApiError body_error(BodyError e, const ServerOptions& opt) {
+  switch (e) {
+    case BodyError::too_large:
+      return ApiError::too_large("request body exceeds " + std::to_string(opt.max_body_bytes) +
+                                 " bytes");
+    case BodyError::timeout:
+      return ApiError{408, "invalid_request_error", "request_timeout",
+                      "request body not received in time"};
+    default:
+      return ApiError::invalid_request("request body could not be read");
+  }
+}
+
+}  // namespace
+
+Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
+  CompleteGuard guard{ctx};
+  const Snapshot& snap = *ctx.snapshot;
+
+  for (const auto& p : snap.policies) {
+    Verdict v = co_await p->on_headers(ctx);
+    if (!v.is_next()) {
+      co_await answer(ctx, ex, v);
+      co_return;
+    }
+  }
+
+  if (ctx.api == InboundApi::openai_models) {
+    ctx.status = 200;
+    Headers headers{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
+    co_await ex.respond(200, std::move(headers), snap.models_json);
+    co_return;
+  }
+
+  if (BodyError be = co_await ex.read_body(); be != BodyError::none) {
+    if (be != BodyError::closed) co_await send_error(ctx, ex, body_error(be, snap.config.server));
+    else ctx.client_disconnected = true;
+    co_return;
+  }
+  ctx.timings.body_read = Clock::now();
+
+  auto info = decode_openai_chat(ex.body(), ctx.request);
+  if (!info) {
+    co_await send_error(ctx, ex, info.error());
+    co_return;
+  }
+  ctx.model = std::move(info->model);
+  ctx.stream = info->stream;
+  ctx.client_wants_usage = info->include_usage;
+
+  std::size_t ran = 0;
+  for (const auto& p : snap.policies) {
+    Verdict v = co_await p->on_request(ctx);
+    ++ran;
+    if (!v.is_next()) {
+      co_await answer(ctx, ex, v);
+      co_return;
+    }
+  }
+
+  Route scratch;
+  ctx.route = snap.resolve(ctx.model, scratch);
+  if (!ctx.route) {
+    ApiError e = ApiError::not_found("model '" + ctx.model + "' does not exist: use "
+                                     "'<provider>/<model>' or a route alias (GET /v1/models)",
+                                     "model_not_found");
+    e.param = "model";
+    co_await send_error(ctx, ex, e);
+    co_return;
+  }
+  co_await proxy_chat(ctx, ex, ran);
+}
+
+}  // namespace torii

@@ -1,0 +1,237 @@
+#include "providers/openai_compatible.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace torii {
+namespace json = boost::json;
+
+// --- request ---------------------------------------------------------------------------------
+
+std::string encode_openai_body(const json::object& request, std::string_view model, bool stream,
+                               const VendorSpec& vendor) {
+  std::string out;
+  out.reserve(256);
+  out.push_back('{');
+  bool first = true;
+  auto key = [&](std::string_view k) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(json::serialize(json::string_view(k.data(), k.size())));
+    out.push_back(':');
+  };
+  bool saw_stream_options = false;
+  for (const auto& kv : request) {
+    std::string_view k(kv.key().data(), kv.key().size());
+    const json::value& v = kv.value();
+    if (k == "model") {
+      key(k);
+      out.append(json::serialize(json::string_view(model.data(), model.size())));
+    } else if (k == "stream_options") {
+      saw_stream_options = true;
+      if (vendor.strip_stream_options || !stream) continue;
+      key(k);
+      if (vendor.stream_usage_option && v.is_object()) {
+        json::object so = v.get_object();
+        so["include_usage"] = true;
+        out.append(json::serialize(so));
+      } else {
+        out.append(json::serialize(v));
+      }
+    } else if (k == "max_completion_tokens" && vendor.max_completion_tokens_as_max_tokens) {
+      if (request.contains("max_tokens")) continue;
+      key("max_tokens");
+      out.append(json::serialize(v));
+    } else {
+      key(k);
+      out.append(json::serialize(v));
+    }
+  }
+  if (stream && !saw_stream_options && vendor.stream_usage_option && !vendor.strip_stream_options)
+    out.append(R"(,"stream_options":{"include_usage":true})");
+  out.push_back('}');
+  return out;
+}
+
+// --- usage and errors ------------------------------------------------------------------------
+
+static int64_t int_or(const json::object& o, std::string_view k) {
+  auto v = o.if_contains(k);
+  if (!v) return -1;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->get_double());
+  return -1;
+}
+
+Usage parse_openai_usage(const json::object& u) {
+  Usage usage;
+  usage.prompt_tokens = int_or(u, "prompt_tokens");
+  usage.completion_tokens = int_or(u, "completion_tokens");
+  usage.total_tokens = int_or(u, "total_tokens");
+  if (auto d = u.if_contains("prompt_tokens_details"); d && d->is_object())
+    usage.cached_tokens = int_or(d->get_object(), "cached_tokens");
+  if (auto d = u.if_contains("completion_tokens_details"); d && d->is_object())
+    usage.reasoning_tokens = int_or(d->get_object(), "reasoning_tokens");
+  return usage;
+}
+
+// The message of an OpenAI-style (or FastAPI-style) error body, capped in size.
+static std::string upstream_message(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  std::string msg;
+  if (!ec && v.is_object()) {
+    const auto& o = v.get_object();
+    const json::value* m = nullptr;
+    if (auto e = o.if_contains("error"); e && e->is_object()) m = e->get_object().if_contains("message");
+    else if (e && e->is_string()) m = e;
+    if (!m) m = o.if_contains("message");
+    if (!m) m = o.if_contains("detail");
+    if (m) msg = m->is_string() ? std::string(m->get_string()) : json::serialize(*m);
+  }
+  if (msg.empty()) msg = std::string(body.substr(0, 200));
+  if (msg.size() > 500) msg.resize(500);
+  return msg;
+}
+
+ApiError map_openai_error(std::string_view name, int status, std::string_view body,
+                          std::string_view retry_after) {
+  std::string prefix = "provider '" + std::string(name) + "' ";
+  ApiError e;
+  switch (status) {
+    case 400: case 404: case 409: case 422:
+      e = ApiError::invalid_request(prefix + "rejected the request: " + upstream_message(body));
+      if (status == 404) {
+        e.status = 404;
+        e.code = "model_not_found";
+      }
+      break;
+    case 401: case 403:
+      // Not the client's fault: the gateway's credentials for this provider were refused.
+      e = ApiError::bad_gateway(prefix + "refused the gateway's credentials (HTTP " +
+                                    std::to_string(status) + ")", "upstream_auth");
+      break;
+    case 413:
+      e = ApiError::too_large(prefix + "says the request is too large: " + upstream_message(body));
+      break;
+    case 429:
+      e = ApiError::rate_limited(prefix + "is rate limiting: " + upstream_message(body),
+                                 std::string(retry_after));
+      e.retryable = true;
+      break;
+    case 408: case 504:
+      e = ApiError::gateway_timeout(prefix + "timed out (HTTP " + std::to_string(status) + ")");
+      e.retryable = true;
+      break;
+    default:
+      e = ApiError::bad_gateway(prefix + "failed (HTTP " + std::to_string(status) + "): " +
+                                upstream_message(body));
+      e.retryable = status >= 500;
+  }
+  return e;
+}
+
+// --- the provider ----------------------------------------------------------------------------
+
+namespace {
+
+class OpenAiStreamDecoder final : public StreamDecoder {
+ public:
+  Result<void> on_event(const SseEvent& ev, const std::function<void(StreamChunk&&)>& emit,
+                        Usage& usage, bool& done) override {
+    std::string_view data = ev.data;
+    if (data == "[DONE]") {
+      done = true;
+      return {};
+    }
+    StreamChunk chunk;
+    // Only events that may carry usage or an error are parsed; the rest pass through as sent.
+    if (data.find("\"usage\"") != std::string_view::npos ||
+        data.find("\"error\"") != std::string_view::npos) {
+      boost::system::error_code ec;
+      json::value v = json::parse(data, ec);
+      if (ec || !v.is_object())
+        return ApiError::bad_gateway("upstream sent an undecodable stream event");
+      const auto& o = v.get_object();
+      if (auto err = o.if_contains("error"); err && !err->is_null())
+        return ApiError::bad_gateway("upstream stream failed: " + upstream_message(data));
+      if (auto u = o.if_contains("usage"); u && u->is_object()) {
+        usage = parse_openai_usage(u->get_object());
+        auto c = o.if_contains("choices");
+        chunk.usage_only = !c || (c->is_array() && c->get_array().empty());
+      }
+    }
+    chunk.data.assign(data);
+    emit(std::move(chunk));
+    return {};
+  }
+};
+
+class OpenAiCompatible final : public Provider {
+ public:
+  OpenAiCompatible(const ProviderConfig& c, const VendorSpec& v, Endpoint ep)
+      : name_(c.name), vendor_(v), endpoint_(std::move(ep)), models_(c.models) {
+    caps_.chat = true;
+    caps_.chat_stream = true;
+    caps_.stream_usage_option = v.stream_usage_option;
+    path_ = endpoint_.base_path + "/chat/completions";
+    headers_.emplace_back("Content-Type", "application/json");
+    headers_.emplace_back("User-Agent", "torii");
+    if (v.auth == AuthStyle::bearer && !c.api_key.empty())
+      headers_.emplace_back("Authorization", "Bearer " + c.api_key.value);
+    for (const auto& [k, val] : c.headers) headers_.emplace_back(k, val);
+  }
+
+  const std::string& name() const override { return name_; }
+  const Capabilities& capabilities() const override { return caps_; }
+  const Endpoint& endpoint() const override { return endpoint_; }
+  const std::vector<std::string>& models() const override { return models_; }
+
+  Result<UpstreamRequest> encode_chat(const ChatCall& call) const override {
+    UpstreamRequest r;
+    r.path = path_;
+    r.headers = headers_;
+    r.headers.emplace_back("Accept", call.stream ? "text/event-stream" : "application/json");
+    r.body = encode_openai_body(call.request, call.upstream_model, call.stream, vendor_);
+    return r;
+  }
+
+  Result<ChatResponse> decode_chat(std::string&& body) const override {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object())
+      return ApiError::bad_gateway("provider '" + name_ + "' returned a body that is not JSON");
+    ChatResponse out;
+    if (auto u = v.get_object().if_contains("usage"); u && u->is_object())
+      out.usage = parse_openai_usage(u->get_object());
+    out.body = std::move(body);
+    return out;
+  }
+
+  std::unique_ptr<StreamDecoder> stream_decoder() const override {
+    return std::make_unique<OpenAiStreamDecoder>();
+  }
+
+  ApiError map_error(int status, std::string_view body, std::string_view retry_after) const override {
+    return map_openai_error(name_, status, body, retry_after);
+  }
+
+ private:
+  std::string name_;
+  const VendorSpec& vendor_;
+  Endpoint endpoint_;
+  std::vector<std::string> models_;
+  Capabilities caps_;
+  std::string path_;
+  Headers headers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_openai_compatible(const ProviderConfig& config,
+                                                 const VendorSpec& vendor, Endpoint endpoint) {
+  return std::make_unique<OpenAiCompatible>(config, vendor, std::move(endpoint));
+}
+
+}  // namespace torii

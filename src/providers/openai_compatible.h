@@ -1,0 +1,27 @@
+#pragma once
+// The OpenAI-compatible provider: every vendor of providers/vendors.h. Its request path is the
+// fast path: the client's JSON goes upstream with small edits (model, stream_options), unknown
+// fields untouched, and the answer comes back as it was sent.
+#include <memory>
+
+#include "config/config.h"
+#include "providers/provider.h"
+#include "providers/vendors.h"
+
+namespace torii {
+
+// Builds the provider for `config` (kind must be in the vendor table). `endpoint` is where it
+// lives (resolved by the caller from base_url or the vendor default).
+std::unique_ptr<Provider> make_openai_compatible(const ProviderConfig& config,
+                                                 const VendorSpec& vendor, Endpoint endpoint);
+
+// Serialises `request` with "model" replaced and stream_options / max tokens mapped for
+// `vendor` (exposed for tests and benchmarks).
+std::string encode_openai_body(const boost::json::object& request, std::string_view model,
+                               bool stream, const VendorSpec& vendor);
+
+// Maps an OpenAI-style error answer from provider `name` to the error the client sees.
+ApiError map_openai_error(std::string_view name, int status, std::string_view body,
+                          std::string_view retry_after);
+
+}  // namespace torii

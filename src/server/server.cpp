@@ -1,0 +1,447 @@
+// The HTTP/1.1 server. The one place (with the upstream client) that instantiates Beast's
+// HTTP templates; everything else sees only server/http.h.
+#include "server/server.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <csignal>
+#include <list>
+#include <stdexcept>
+#include <thread>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace torii {
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+struct SessionEntry {
+  beast::tcp_stream* stream = nullptr;
+  bool idle = true;
+};
+
+}  // namespace
+
+struct Worker {
+  int index = 0;
+  net::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::list<SessionEntry*> sessions;  // touched on this worker's thread only
+  std::thread thread;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
+};
+
+struct Server::Impl {
+  ServerOptions opt;
+  std::shared_ptr<Handler> handler;
+  std::vector<std::unique_ptr<Worker>> workers;
+  uint16_t port = 0;
+  std::atomic<std::size_t> open{0};
+  std::atomic<bool> draining{false};
+  std::chrono::steady_clock::time_point deadline{};
+
+  Task<void> accept_loop(Worker& w);
+  Task<void> session(Worker& w, tcp::socket socket);
+  void drain(Worker& w);
+};
+
+namespace {
+
+// Writes a complete response; returns false when the client is gone.
+Task<bool> write_response(beast::tcp_stream& stream, const ServerOptions& opt, unsigned version,
+                          int status, Headers& headers, std::string body, bool keep_alive) {
+  http::response<http::string_body> res;
+  res.result(static_cast<unsigned>(status));
+  res.version(version);
+  res.set(http::field::server, "torii");
+  for (auto& [k, v] : headers) res.insert(k, v);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  stream.expires_after(opt.write_timeout);
+  auto [ec, n] = co_await http::async_write(stream, res, nothrow);
+  co_return !ec;
+}
+
+Task<void> simple_error(beast::tcp_stream& stream, const ServerOptions& opt, int status,
+                        std::string message) {
+  ApiError e{status, "invalid_request_error", {}, std::move(message)};
+  Headers h{{"content-type", "application/json"}};
+  co_await write_response(stream, opt, 11, status, h, to_openai_json(e), false);
+}
+
+class ExchangeImpl final : public Exchange {
+ public:
+  ExchangeImpl(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+               http::request_parser<http::string_body>& parser, const ServerOptions& opt,
+               const std::atomic<bool>& draining)
+      : stream_(stream), buffer_(buffer), parser_(parser), opt_(opt), draining_(draining) {
+    auto& req = parser_.get();
+    head_.method = std::string(req.method_string());
+    head_.target = std::string(req.target());
+    head_.headers.reserve(16);
+    for (const auto& f : req) head_.headers.emplace_back(f.name_string(), f.value());
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+  }
+
+  const RequestHead& head() const override { return head_; }
+
+  Task<BodyError> read_body() override {
+    if (body_read_) co_return body_error_;
+    body_read_ = true;
+    if (!parser_.is_done()) {
+      if (beast::iequals(head_.header("expect"), "100-continue")) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream_.expires_after(opt_.write_timeout);
+        auto [wec, wn] = co_await net::async_write(stream_, net::buffer(cont), nothrow);
+        if (wec) { fail(BodyError::closed); co_return body_error_; }
+      }
+      stream_.expires_after(opt_.body_timeout);
+      auto [ec, n] = co_await http::async_read(stream_, buffer_, parser_, nothrow);
+      if (ec) {
+        if (ec == http::error::body_limit) fail(BodyError::too_large);
+        else if (ec == beast::error::timeout) fail(BodyError::timeout);
+        else if (ec == http::error::end_of_stream || ec == net::error::eof ||
+                 ec == net::error::connection_reset) fail(BodyError::closed);
+        else fail(BodyError::malformed);
+      }
+    }
+    co_return body_error_;
+  }
+
+  std::string& body() override { return parser_.get().body(); }
+
+  Task<bool> respond(int status, Headers headers, std::string body) override {
+    started_ = true;
+    bool ok = co_await write_response(stream_, opt_, version_, status, headers, std::move(body),
+                                      keep_alive());
+    if (!ok) broken_ = true;
+    finished_ = true;
+    co_return ok;
+  }
+
+  Task<bool> start_stream(int status, Headers headers) override {
+    started_ = true;
+    http::response<http::empty_body> res;
+    res.result(static_cast<unsigned>(status));
+    res.version(version_);
+    res.set(http::field::server, "torii");
+    for (auto& [k, v] : headers) res.insert(k, v);
+    if (version_ >= 11) {
+      res.chunked(true);
+    } else {
+      keep_alive_ = false;  // HTTP/1.0: the body ends when the connection does
+    }
+    res.keep_alive(keep_alive());
+    http::response_serializer<http::empty_body> sr(res);
+    stream_.expires_after(opt_.write_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream_, sr, nothrow);
+    if (ec) broken_ = true;
+    co_return !ec;
+  }
+
+  Task<bool> write(std::string_view data) override {
+    if (broken_) co_return false;
+    if (data.empty()) co_return true;  // an empty chunk would end the body
+    stream_.expires_after(opt_.write_timeout);
+    beast::error_code ec;
+    if (version_ >= 11) {
+      std::tie(ec, std::ignore) = co_await net::async_write(
+          stream_, http::make_chunk(net::const_buffer(data.data(), data.size())), nothrow);
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await net::async_write(stream_, net::buffer(data.data(), data.size()), nothrow);
+    }
+    if (ec) broken_ = true;
+    co_return !ec;
+  }
+
+  Task<bool> finish_stream() override {
+    finished_ = true;
+    if (broken_) co_return false;
+    if (version_ < 11) co_return true;
+    stream_.expires_after(opt_.write_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), nothrow);
+    if (ec) broken_ = true;
+    co_return !ec;
+  }
+
+  void abort() override {
+    broken_ = true;
+    beast::error_code ec;
+    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);
+    stream_.socket().close(ec);
+  }
+
+  bool response_started() const override { return started_; }
+  bool draining() const override { return draining_.load(std::memory_order_relaxed); }
+
+  bool finished() const { return finished_; }
+  bool broken() const { return broken_; }
+  bool body_read() const { return body_read_; }
+  bool keep_alive() const { return keep_alive_ && !draining() && body_error_ == BodyError::none; }
+  unsigned version() const { return version_; }
+
+ private:
+  void fail(BodyError e) {
+    body_error_ = e;
+    keep_alive_ = false;
+  }
+
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::string_body>& parser_;
+  const ServerOptions& opt_;
+  const std::atomic<bool>& draining_;
+  RequestHead head_;
+  BodyError body_error_ = BodyError::none;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool body_read_ = false;
+  bool started_ = false;
+  bool finished_ = false;
+  bool broken_ = false;
+};
+
+// Closes like nginx's lingering close: stop sending, then discard what the client still sends
+// for a moment, so that a response followed by close is not destroyed by a reset.
+Task<void> lingering_close(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec) {
+    char scratch[4096];
+    stream.expires_after(std::chrono::milliseconds(500));
+    for (int i = 0; i < 64; ++i) {
+      auto [rec, n] = co_await stream.async_read_some(net::buffer(scratch), nothrow);
+      if (rec) break;
+    }
+  }
+  stream.socket().close(ec);
+}
+
+}  // namespace
+
+Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
+  struct Count {
+    std::atomic<std::size_t>& n;
+    ~Count() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } count{open};
+  beast::tcp_stream stream(std::move(socket));
+  SessionEntry entry{&stream, true};
+  w.sessions.push_front(&entry);
+  auto it = w.sessions.begin();
+  struct Unlink {
+    std::list<SessionEntry*>& l;
+    std::list<SessionEntry*>::iterator it;
+    ~Unlink() { l.erase(it); }
+  } unlink{w.sessions, it};
+
+  beast::flat_buffer buffer;
+  bool linger = false;
+  for (;;) {
+    if (draining.load(std::memory_order_relaxed)) break;
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+    parser.body_limit(opt.max_body_bytes);
+    entry.idle = true;
+    stream.expires_after(opt.idle_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, nothrow);
+    entry.idle = false;
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        co_await simple_error(stream, opt, 431, "request header fields too large");
+        linger = true;
+      } else if (ec == http::error::body_limit) {
+        ApiError e = ApiError::too_large("request body exceeds " +
+                                         std::to_string(opt.max_body_bytes) + " bytes");
+        Headers h{{"content-type", "application/json"}};
+        co_await write_response(stream, opt, 11, 413, h, to_openai_json(e), false);
+        linger = true;
+      } else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        co_await simple_error(stream, opt, 400, "malformed HTTP request: " + ec.message());
+        linger = true;
+      }
+      break;
+    }
+
+    ExchangeImpl ex(stream, buffer, parser, opt, draining);
+    bool failed = false;
+    try {
+      co_await handler->handle(ex);
+    } catch (const std::exception& e) {
+      log::error("handler failed: {}", e.what());
+      failed = true;
+    }
+    if (!ex.response_started() && ex.finished() == false) {
+      Headers h{{"content-type", "application/json"}};
+      ApiError e = ApiError::internal(failed ? "internal error" : "no response");
+      co_await write_response(stream, opt, ex.version(), 500, h, to_openai_json(e), false);
+      break;
+    }
+    if (ex.broken() || !ex.finished()) break;
+    if (!ex.keep_alive()) { linger = true; break; }
+    if (!ex.body_read()) {
+      if (co_await ex.read_body() != BodyError::none) break;
+    }
+  }
+  if (linger && stream.socket().is_open()) co_await lingering_close(stream);
+  beast::error_code ec;
+  stream.socket().close(ec);
+}
+
+Task<void> Server::Impl::accept_loop(Worker& w) {
+  for (;;) {
+    auto [ec, socket] = co_await w.acceptor->async_accept(nothrow);
+    if (ec) {
+      if (ec == net::error::operation_aborted || !w.acceptor->is_open()) co_return;
+      // EMFILE and friends: back off instead of spinning.
+      log::warn("accept failed: {}", ec.message());
+      net::steady_timer t(w.ioc, std::chrono::milliseconds(50));
+      co_await t.async_wait(nothrow);
+      continue;
+    }
+    if (open.fetch_add(1, std::memory_order_relaxed) >= opt.max_connections) {
+      open.fetch_sub(1, std::memory_order_relaxed);
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    net::co_spawn(w.ioc, session(w, std::move(socket)), net::detached);
+  }
+}
+
+void Server::Impl::drain(Worker& w) {
+  beast::error_code ec;
+  if (w.acceptor) w.acceptor->close(ec);
+  for (SessionEntry* s : w.sessions)
+    if (s->idle) s->stream->cancel();
+}
+
+Server::Server(ServerOptions options, std::shared_ptr<Handler> handler)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->opt = std::move(options);
+  impl_->handler = std::move(handler);
+  int n = impl_->opt.workers > 0 ? impl_->opt.workers
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->index = i;
+    impl_->workers.push_back(std::move(w));
+  }
+}
+
+Server::~Server() {
+  for (auto& w : impl_->workers) {
+    w->guard.reset();
+    w->ioc.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Server::bind() {
+  auto& I = *impl_;
+  beast::error_code ec;
+  auto addr = net::ip::make_address(I.opt.host, ec);
+  if (ec) throw std::runtime_error("listen address '" + I.opt.host + "' is not an IP address");
+  uint16_t port = I.opt.port;
+  for (auto& w : I.workers) {
+    tcp::endpoint ep(addr, port);
+    tcp::acceptor a(w->ioc);
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec = beast::error_code(errno, boost::system::system_category());
+    }
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw std::runtime_error("cannot listen on " + I.opt.host + ":" + std::to_string(port) +
+                               ": " + ec.message());
+    port = a.local_endpoint().port();
+    w->acceptor.emplace(std::move(a));
+  }
+  I.port = port;
+}
+
+uint16_t Server::port() const { return impl_->port; }
+int Server::workers() const { return static_cast<int>(impl_->workers.size()); }
+std::size_t Server::open_connections() const { return impl_->open.load(); }
+
+void Server::start(std::function<void(int)> on_worker_start) {
+  for (auto& wp : impl_->workers) {
+    Worker& w = *wp;
+    w.guard.emplace(w.ioc.get_executor());
+    net::co_spawn(w.ioc, impl_->accept_loop(w), net::detached);
+    w.thread = std::thread([&w, on_worker_start] {
+      if (on_worker_start) on_worker_start(w.index);
+      w.ioc.run();
+    });
+  }
+}
+
+void Server::shutdown() {
+  auto& I = *impl_;
+  if (I.draining.exchange(true)) return;
+  I.deadline = std::chrono::steady_clock::now() + I.opt.shutdown_grace;
+  for (auto& w : I.workers) net::post(w->ioc, [&I, w = w.get()] { I.drain(*w); });
+}
+
+void Server::wait() {
+  auto& I = *impl_;
+  while (I.draining && I.open.load() > 0 && std::chrono::steady_clock::now() < I.deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (I.open.load() > 0)
+    log::warn("shutdown grace expired with {} connection(s) open; cancelling", I.open.load());
+  for (auto& w : I.workers) {
+    w->guard.reset();
+    w->ioc.stop();
+  }
+  for (auto& w : I.workers)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+void Server::run_until_signal(std::function<void()> on_reload, std::function<void()> on_ready) {
+  net::io_context control(1);
+  net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const beast::error_code&, int)> on_signal =
+      [&](const beast::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          if (on_reload) on_reload();
+          signals.async_wait(on_signal);
+          return;
+        }
+        log::info("signal {}: draining (grace {} ms)", sig, impl_->opt.shutdown_grace.count());
+        shutdown();
+      };
+  signals.async_wait(on_signal);
+  if (on_ready) on_ready();
+  while (!impl_->draining.load()) control.run_one_for(std::chrono::milliseconds(100));
+  wait();
+}
+
+}  // namespace torii

@@ -1,0 +1,112 @@
+#pragma once
+// The pure parts of `torii mock` (no sockets, no coroutines), so they can be unit-tested:
+// per-request knobs, deterministic content, usage estimation and the wire JSON it sends.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/fwd.hpp>
+
+#include "core/result.h"
+#include "server/http.h"
+
+namespace torii {
+
+struct MockOptions;
+
+// The knobs that shape one mock answer. Defaults come from MockOptions; a request overrides
+// them with headers `x-mock-<name with - for _>` first, then with its body's "mock" object
+// (so the body wins when both name a knob). All values are non-negative integers.
+struct MockKnobs {
+  int latency_ms = 0;          // delay before the response head
+  int ttft_ms = 0;             // stream: delay between the head and the first content chunk
+  int chunks = 8;              // stream: content chunks (non-stream: same words, one message)
+  int interval_ms = 0;         // stream: delay between content chunks
+  int tokens_per_chunk = 1;    // words per content chunk
+  int status = 0;              // answer this status with an OpenAI error body (0 or <400: none)
+  int fail_percent = -1;       // -1 unset; else this % of requests fail with status (or 500)
+  int retry_after = -1;        // -1 unset; else the Retry-After header value of an error
+  int reset_after_chunks = -1; // -1 unset; stream: abort the connection after N content chunks
+  int stall_ms = 0;            // stop sending this long (non-stream: before the head)
+  int stall_after_chunks = 0;  // stream: the stall comes after this many content chunks
+
+  static MockKnobs from_options(const MockOptions& options);
+
+  // The status of an injected failure for this request, or 0 for a normal answer.
+  // `roll` is a uniform random number in [0, 100): the request fails when roll < fail_percent.
+  int fault_status(int roll) const;
+  // Words generated in total (chunks * tokens_per_chunk).
+  std::int64_t total_words() const {
+    return static_cast<std::int64_t>(chunks) * tokens_per_chunk;
+  }
+};
+
+// Applies every `x-mock-*` header. An unknown knob or a bad value (not a non-negative integer,
+// out of range) is a 400 naming the knob in `param`.
+Result<void> apply_header_knobs(MockKnobs& knobs, const Headers& headers);
+// Applies the body's "mock" field (must be an object of integer knobs). Same errors.
+Result<void> apply_body_knobs(MockKnobs& knobs, const boost::json::value& mock);
+
+// Appends `s` JSON-escaped (without quotes). `s` is assumed to be valid UTF-8.
+void append_json_escaped(std::string& out, std::string_view s);
+
+// The text of one message's "content": a string, or the "text" of each part of an array.
+// Appends it to `out` (parts separated by a space).
+void append_message_text(std::string& out, const boost::json::value& content);
+
+// prompt_tokens: about one token per 4 bytes of the messages' text content, at least 1.
+std::int64_t estimate_prompt_tokens(const boost::json::value& messages);
+
+// The deterministic words the mock answers with: the words of the last user message, cycled,
+// or a fixed list when that message has no words. Each word is stored JSON-escaped and followed
+// by a space (one word = one token).
+class MockWords {
+ public:
+  // Collects at most `needed` distinct words (more are never used) from `messages`.
+  MockWords(const boost::json::value& messages, std::int64_t needed);
+  // Appends the JSON-escaped words [first, first + count) (cycling) to `out`.
+  void append(std::string& out, std::int64_t first, std::int64_t count) const;
+  std::size_t size() const { return ends_.size(); }
+
+ private:
+  void add(std::string_view word);
+  std::string text_;              // escaped words, each followed by a space
+  std::vector<std::uint32_t> ends_;  // end offset of each word in text_
+};
+
+struct MockUsage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+};
+
+// Builds the SSE events of one stream from a small string template: every event shares the
+// prefix `data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[`.
+class MockChunks {
+ public:
+  MockChunks(std::string_view id, std::int64_t created, std::string_view model);
+  // The first event: delta {role:"assistant", content:""}.
+  void append_role(std::string& out) const;
+  // One content event with words [first, first + count).
+  void append_content(std::string& out, const MockWords& words, std::int64_t first,
+                      std::int64_t count) const;
+  // The event with finish_reason "stop" and an empty delta.
+  void append_finish(std::string& out) const;
+  // The usage event (`choices: []`), sent when stream_options.include_usage was set.
+  void append_usage(std::string& out, const MockUsage& usage) const;
+  // `data: [DONE]`.
+  static void append_done(std::string& out);
+
+ private:
+  std::string prefix_;
+};
+
+// The non-stream chat.completion object, whose message content is words [0, count).
+std::string build_completion_json(std::string_view id, std::int64_t created,
+                                  std::string_view model, const MockWords& words,
+                                  std::int64_t count, const MockUsage& usage);
+
+// The OpenAI error body for an injected status.
+ApiError mock_fault_error(int status);
+
+}  // namespace torii

@@ -1,0 +1,54 @@
+#pragma once
+// The upstream HTTP/1.1 client: keep-alive connections pooled per worker thread (no lock on the
+// hot path), plain TCP or TLS (OpenSSL, SNI, peer verification against the system store plus
+// an optional CA file), with connect, first-byte and idle timeouts.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/task.h"
+#include "server/http.h"
+#include "upstream/endpoint.h"
+
+namespace torii {
+
+// An HTTP request for the upstream, relative to an Endpoint.
+struct UpstreamRequest {
+  std::string method = "POST";
+  std::string path;  // absolute, including the endpoint's base path
+  Headers headers;   // Host and Content-Length are added by the client
+  std::string body;
+};
+
+// A response whose head has been read. The body is read incrementally. Destroying it before
+// the body is complete closes the connection, which cancels the upstream call; a completely
+// read keep-alive response returns its connection to the pool.
+class UpstreamResponse {
+ public:
+  virtual ~UpstreamResponse() = default;
+  virtual int status() const = 0;
+  virtual std::string_view header(std::string_view name) const = 0;
+  // The next piece of the body, framing removed. An empty view means the body is complete.
+  // The view is valid until the next call. Errors: 502 (reset, truncated), 504 (idle timeout).
+  virtual Task<Result<std::string_view>> read_some() = 0;
+  // The whole body, at most `limit` bytes (502 past it).
+  virtual Task<Result<std::string>> read_all(std::size_t limit) = 0;
+};
+
+class UpstreamClient {
+ public:
+  virtual ~UpstreamClient() = default;
+  // The calling worker thread's client, made on first use. Never shared between threads.
+  static UpstreamClient& local();
+  // Sends the request and reads the response head. A pooled connection found closed before
+  // any response byte is retried once on a new connection. Errors carry retryable = true
+  // (another candidate may succeed): 502 for resolve/connect/TLS/reset, 504 for timeouts.
+  virtual Task<Result<std::unique_ptr<UpstreamResponse>>> send(const Endpoint& endpoint,
+                                                               const UpstreamRequest& request) = 0;
+  // Idle pooled connections on this thread (for tests and metrics).
+  virtual std::size_t idle_connections() const = 0;
+};
+
+}  // namespace torii
