@@ -49,6 +49,10 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     return 1;
   }
   if (workers > 0) config.server.workers = workers;
+  for (const auto& k : config.api_keys)
+    if (k.key.literal)
+      log::warn("auth.api_keys '{}': key is a literal in the config file; prefer ${{env:NAME}}",
+                k.name);
   for (const auto& p : config.providers)
     if (p.api_key.literal)
       log::warn("provider '{}': api_key is a literal in the config file; prefer ${{env:NAME}} or "
@@ -92,6 +96,9 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     return 1;
   }
   server.start();
+  if (config.api_keys.empty())
+    log::warn("auth.api_keys is empty: the gateway is open to anyone who can reach {}:{}",
+              config.server.host, server.port());
 
   auto reload = [&] {
     if (config_path.empty()) {

@@ -1,29 +1,12 @@
 #include "gateway/gateway.h"
 
-#include <random>
 
 #include "api/openai_chat.h"
 #include "core/log.h"
+#include "core/request_id.h"
 #include "pipeline/runner.h"
 
 namespace torii {
-
-std::string request_id_for(std::string_view v) {
-  bool sane = !v.empty() && v.size() <= 128;
-  for (char c : v)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':'))
-      sane = false;
-  if (sane) return std::string(v);
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) {
-    id[i] = hex[(a >> (i * 4)) & 15];
-    id[16 + i] = hex[(b >> (i * 4)) & 15];
-  }
-  return id;
-}
 
 namespace {
 
@@ -41,6 +24,15 @@ class Gateway final : public Handler {
     std::string id = request_id_for(head.header("x-request-id"));
 
     if (path == "/health" || path == "/ready") {
+      if (head.method != "GET") {
+        Headers h = json_headers(id);
+        h.emplace_back("allow", "GET");
+        // (No braced temporaries inside co_await expressions: GCC 12 miscompiles them.)
+        ApiError e{405, "invalid_request_error", "method_not_allowed",
+                   std::string(path) + " accepts GET only"};
+        co_await ex.respond(405, std::move(h), to_openai_json(e));
+        co_return;
+      }
       bool ready = path == "/health" || !ex.draining();
       co_await ex.respond(ready ? 200 : 503, json_headers(id),
                           path == "/health" ? R"({"status":"ok"})"

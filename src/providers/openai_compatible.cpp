@@ -1,6 +1,7 @@
 #include "providers/openai_compatible.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace torii {
@@ -134,6 +135,33 @@ ApiError map_openai_error(std::string_view name, int status, std::string_view bo
 
 // --- the provider ----------------------------------------------------------------------------
 
+// Reads the top-level "usage" object of an answer without parsing the rest: providers put it
+// last, so the last `"usage":{` is tried and parsed alone. The body is forwarded as it came, so
+// a full parse would only be needed to find usage. Returns false when that does not work.
+bool find_usage(std::string_view body, Usage& usage) {
+  std::size_t at = body.rfind("\"usage\"");
+  if (at == std::string_view::npos || (at > 0 && body[at - 1] == '\\')) return false;
+  std::size_t i = at + 7;
+  while (i < body.size() && (body[i] == ' ' || body[i] == ':' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) ++i;
+  if (i >= body.size() || body[i] != '{') return false;
+  json::parser p;
+  boost::system::error_code ec;
+  std::size_t used = p.write_some(body.data() + i, body.size() - i, ec);
+  if (ec) return false;  // json::parser reports an incomplete value as an error
+  // What follows must close the top-level object and nothing more: else "usage" was nested.
+  std::string_view rest = body.substr(i + used);
+  std::size_t closing = 0;
+  for (char c : rest) {
+    if (c == '}') ++closing;
+    else if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return false;
+  }
+  if (closing != 1) return false;
+  json::value v = p.release();
+  if (!v.is_object()) return false;
+  usage = parse_openai_usage(v.get_object());
+  return true;
+}
+
 namespace {
 
 class OpenAiStreamDecoder final : public StreamDecoder {
@@ -198,13 +226,16 @@ class OpenAiCompatible final : public Provider {
   }
 
   Result<ChatResponse> decode_chat(std::string&& body) const override {
-    boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
-    if (ec || !v.is_object())
-      return ApiError::bad_gateway("provider '" + name_ + "' returned a body that is not JSON");
     ChatResponse out;
-    if (auto u = v.get_object().if_contains("usage"); u && u->is_object())
-      out.usage = parse_openai_usage(u->get_object());
+    if (!find_usage(body, out.usage)) {
+      // No usage where providers put it (the end): parse the whole answer to be sure.
+      boost::system::error_code ec;
+      json::value v = json::parse(body, ec);
+      if (ec || !v.is_object())
+        return ApiError::bad_gateway("provider '" + name_ + "' returned a body that is not JSON");
+      if (auto u = v.get_object().if_contains("usage"); u && u->is_object())
+        out.usage = parse_openai_usage(u->get_object());
+    }
     out.body = std::move(body);
     return out;
   }

@@ -24,6 +24,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/request_id.h"
 
 namespace torii {
 namespace beast = boost::beast;
@@ -42,9 +43,11 @@ struct SessionEntry {
 
 struct Worker {
   int index = 0;
+  // Declared before ioc: destroying ioc destroys the session coroutines, which unlink
+  // themselves from this list.
+  std::list<SessionEntry*> sessions;  // touched on this worker's thread only
   net::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
-  std::list<SessionEntry*> sessions;  // touched on this worker's thread only
   std::thread thread;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
 };
@@ -84,7 +87,7 @@ Task<bool> write_response(beast::tcp_stream& stream, const ServerOptions& opt, u
 Task<void> simple_error(beast::tcp_stream& stream, const ServerOptions& opt, int status,
                         std::string message) {
   ApiError e{status, "invalid_request_error", {}, std::move(message)};
-  Headers h{{"content-type", "application/json"}};
+  Headers h{{"content-type", "application/json"}, {"x-request-id", request_id_for({})}};
   co_await write_response(stream, opt, 11, status, h, to_openai_json(e), false);
 }
 
@@ -271,9 +274,11 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
         co_await simple_error(stream, opt, 431, "request header fields too large");
         linger = true;
       } else if (ec == http::error::body_limit) {
+        // Rejected on Content-Length alone, before any byte of the body is read.
         ApiError e = ApiError::too_large("request body exceeds " +
                                          std::to_string(opt.max_body_bytes) + " bytes");
-        Headers h{{"content-type", "application/json"}};
+        Headers h{{"content-type", "application/json"},
+                  {"x-request-id", request_id_for(parser.get()["x-request-id"])}};
         co_await write_response(stream, opt, 11, 413, h, to_openai_json(e), false);
         linger = true;
       } else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
@@ -293,7 +298,8 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
       failed = true;
     }
     if (!ex.response_started() && ex.finished() == false) {
-      Headers h{{"content-type", "application/json"}};
+      Headers h{{"content-type", "application/json"},
+                {"x-request-id", request_id_for(ex.head().header("x-request-id"))}};
       ApiError e = ApiError::internal(failed ? "internal error" : "no response");
       co_await write_response(stream, opt, ex.version(), 500, h, to_openai_json(e), false);
       break;

@@ -265,10 +265,11 @@ class ClientImpl final : public UpstreamClient {
       auto wec = co_await conn->write({net::buffer(head), net::buffer(req.body)});
       if (wec) {
         if (reused) continue;  // the pooled connection was dead: once more on a new one
-        if (wec == beast::error::timeout)
-          co_return ApiError::gateway_timeout("upstream " + ep.host + " did not accept the request in time");
-        ApiError e = ApiError::bad_gateway("upstream " + ep.host + " write failed: " + wec.message(),
-                                           "upstream_reset");
+        ApiError e = wec == beast::error::timeout
+                         ? ApiError::gateway_timeout("upstream " + ep.host +
+                                                     " did not accept the request in time")
+                         : ApiError::bad_gateway("upstream " + ep.host + " write failed: " +
+                                                     wec.message(), "upstream_reset");
         e.retryable = true;
         co_return e;
       }

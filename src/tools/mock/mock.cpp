@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -158,7 +159,7 @@ std::string MockHandler::reset() {
   return R"({"status":"reset"})";
 }
 
-// Every chat request lands here, so it must not allocate: the strings are assigned into the
+// Every chat request lands here, so once warm it does not allocate: the strings are assigned into the
 // previous request's storage (their capacity is reused) and the body is swapped, not copied.
 // The lock is held for a few hundred bytes of copying; it is the mock's only shared write.
 void MockHandler::record_last(Exchange& ex) {
@@ -172,19 +173,19 @@ void MockHandler::record_last(Exchange& ex) {
     last_.headers[i].second.assign(head.headers[i].second);
   }
   last_.body.swap(ex.body());  // parsed already; the handler needs it no more
+  ex.body().clear();           // it now holds the previous request's body
   last_.valid = true;
 }
 
 std::string MockHandler::last_json() {
-  LastRequest copy;
+  LastRequest last;
   {
     std::lock_guard lock(last_mutex_);
-    copy = last_;
+    last = last_;
   }
-  if (!copy.valid) return {};
-  const LastRequest* last = &copy;
+  if (!last.valid) return {};
   json::object headers;
-  for (const auto& [name, value] : last->headers) {
+  for (const auto& [name, value] : last.headers) {
     std::string key = lower(name);
     if (auto* prev = headers.if_contains(key)) {  // repeated header: join, as HTTP allows
       std::string joined(prev->get_string());
@@ -196,11 +197,11 @@ std::string MockHandler::last_json() {
     }
   }
   json::error_code ec;
-  json::value body = json::parse(last->body, ec);
+  json::value body = json::parse(last.body, ec);
   if (ec) body = nullptr;
   json::object root;
-  root["method"] = last->method;
-  root["target"] = last->target;
+  root["method"] = last.method;
+  root["target"] = last.target;
   root["headers"] = std::move(headers);
   root["body"] = std::move(body);
   return json::serialize(root);
@@ -331,6 +332,7 @@ Task<void> MockHandler::stream(Exchange& ex, const MockKnobs& k, const MockWords
   const int stall_at = k.stall_ms > 0 ? std::min(k.stall_after_chunks, k.chunks) : -1;
   // At the top of iteration i, content chunks [0, i) are sent or buffered. With interval_ms 0
   // the chunks are batched into few writes: a zero-delay mock must not cost a syscall a chunk.
+  std::optional<net::steady_timer> interval_timer;
   // co_await stays out of && and ||: GCC 12 has had coroutine bugs with them.
   for (int i = 0;; ++i) {
     if (i == reset_at) {
@@ -345,8 +347,11 @@ Task<void> MockHandler::stream(Exchange& ex, const MockKnobs& k, const MockWords
       if (!co_await sleep_ms(k.stall_ms)) co_return;
     }
     if (i == k.chunks) break;
-    if (i > 0 && k.interval_ms > 0) {
-      if (!co_await sleep_ms(k.interval_ms)) co_return;
+    if (i > 0 && k.interval_ms > 0) {  // the hot wait: one timer per stream, no extra frame
+      if (!interval_timer) interval_timer.emplace(co_await net::this_coro::executor);
+      interval_timer->expires_after(std::chrono::milliseconds(k.interval_ms));
+      auto [ec] = co_await interval_timer->async_wait(net::as_tuple(net::use_awaitable));
+      if (ec) co_return;
     }
     chunks.append_content(buf, words, std::int64_t(i) * k.tokens_per_chunk, k.tokens_per_chunk);
     if (k.interval_ms > 0 || buf.size() >= kBatchBytes) {

@@ -55,7 +55,8 @@ ApiError bad_knob(std::string_view name, std::string_view how, const KnobSpec* s
     if (spec->field == &MockKnobs::status) msg += "; 0 or 200-599";
     msg += ")";
   }
-  return ApiError::invalid_request(std::move(msg), "mock." + std::string(name), "invalid_mock_knob");
+  return ApiError::invalid_request(std::move(msg), "mock." + std::string(name),
+                                   "invalid_mock_knob");
 }
 
 Result<void> set_knob(MockKnobs& knobs, const KnobSpec& spec, std::int64_t v) {
@@ -66,7 +67,9 @@ Result<void> set_knob(MockKnobs& knobs, const KnobSpec& spec, std::int64_t v) {
   return {};
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 // Calls fn(text) for each text piece of a message content (string or array of parts).
 template <class Fn>
