@@ -39,7 +39,7 @@ Result<ChatRequestInfo> decode_openai_chat(std::string_view body, json::object& 
   json::parse_options opt;
   opt.max_depth = 64;
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec, {}, opt);
+  json::value v = json::parse(body, ec, out.storage(), opt);  // in out's arena, then moved
   if (ec) return ApiError::invalid_request("request body is not valid JSON: " + ec.message());
   if (!v.is_object()) return ApiError::invalid_request("request body must be a JSON object");
   out = std::move(v.get_object());

@@ -19,6 +19,7 @@ struct ChatRequestInfo {
 
 // Parses `body`, checks the fields every provider relies on (model, messages, stream,
 // stream_options and the usual sampling parameters' types) and fills `out` and `info`.
+// The JSON is allocated from out.storage().
 // Errors are 400s naming the offending field in `param`.
 Result<ChatRequestInfo> decode_openai_chat(std::string_view body, boost::json::object& out);
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 
 #include "core/error.h"
@@ -56,13 +57,23 @@ struct PolicyState {
 };
 
 struct RequestContext {
+ private:
+  // The decoded request lives in a per-request arena: no malloc per JSON key and value.
+  alignas(16) unsigned char json_arena_[4096];
+  boost::json::monotonic_resource json_memory_{json_arena_, sizeof json_arena_};
+
+ public:
+  RequestContext() = default;
+  RequestContext(const RequestContext&) = delete;
+  RequestContext& operator=(const RequestContext&) = delete;
+
   std::string request_id;
   std::shared_ptr<const Snapshot> snapshot;  // the config this request runs under, to the end
   const RequestHead* head = nullptr;
   int worker = 0;
 
   InboundApi api = InboundApi::unknown;
-  boost::json::object request;  // the decoded body (OpenAI chat shape)
+  boost::json::object request{boost::json::storage_ptr(&json_memory_)};  // the decoded body
   std::string model;            // as the client asked
   bool stream = false;
   bool client_wants_usage = false;  // stream_options.include_usage was set by the client

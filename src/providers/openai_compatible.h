@@ -20,6 +20,10 @@ std::unique_ptr<Provider> make_openai_compatible(const ProviderConfig& config,
 std::string encode_openai_body(const boost::json::object& request, std::string_view model,
                                bool stream, const VendorSpec& vendor);
 
+// Reads usage from the trailing top-level "usage" object of an OpenAI answer without parsing
+// the whole body; false when that object is not found in that place.
+bool find_usage(std::string_view body, Usage& usage);
+
 // Maps an OpenAI-style error answer from provider `name` to the error the client sees.
 ApiError map_openai_error(std::string_view name, int status, std::string_view body,
                           std::string_view retry_after);
