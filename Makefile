@@ -49,7 +49,8 @@ test-sanitize: setup
 # libFuzzer targets (clang) for the SSE parser and the request decoder; FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 20
 fuzz: setup
-	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DTORII_FUZZ=ON \
+	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTORII_FUZZ=ON \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
 	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_sse fuzz_chat_request
 	@for t in fuzz_sse fuzz_chat_request; do \

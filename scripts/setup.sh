@@ -10,12 +10,12 @@ pkgs=(
   libssl-dev ca-certificates libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  nodejs npm
-  nginx-light wrk
+  nginx-light wrk python3 openssl
 )
-[ "${1:-}" = "--runtime" ] && pkgs=(build-essential cmake ninja-build ccache pkg-config
-  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev ca-certificates libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev)
+# Node may come from elsewhere than Debian (nodesource's nodejs ships its own npm, and Debian's
+# npm package conflicts with it): install Debian's only when the commands are missing.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,10 +28,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ "${1:-}" != "--runtime" ]; then
-  stamp=node_modules/.torii-lock
-  if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-    npm ci --no-audit --no-fund --loglevel=error
-    cp package-lock.json "$stamp"
-  fi
+# The official SDKs the client tests use, pinned by package-lock.json.
+stamp=node_modules/.torii-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
 fi

@@ -74,7 +74,7 @@ Result<ChatRequestInfo> decode_openai_chat(std::string_view body, json::object& 
     if (auto x = out.if_contains(f); x && !x->is_null() && !is_integer(*x))
       return field_error(f, "must be an integer");
   }
-  if (auto n = out.if_contains("n"); n && is_integer(*n) && n->to_number<int64_t>() < 1)
+  if (auto n = out.if_contains("n"); n && n->is_int64() && n->get_int64() < 1)
     return field_error("n", "must be at least 1");
   if (auto t = out.if_contains("tools"); t && !t->is_null() && !t->is_array())
     return field_error("tools", "must be an array");

@@ -41,9 +41,11 @@ Result<Endpoint> make_endpoint(const std::string& base_url, const std::string& c
   ep.host = u.host_type() == boost::urls::host_type::ipv6 ? std::string(u.host_ipv6_address().to_string())
                                                           : std::string(u.encoded_host());
   if (u.has_port()) {
-    auto p = u.port_number();
-    if (p == 0) return ApiError::invalid_request("'" + base_url + "': bad port");
-    ep.port = p;
+    // port_number() wraps values past 65535, so check the digits themselves.
+    std::string digits(u.port());
+    unsigned long p = digits.size() <= 5 ? std::stoul("0" + digits) : 0;
+    if (p == 0 || p > 65535) return ApiError::invalid_request("'" + base_url + "': bad port");
+    ep.port = static_cast<uint16_t>(p);
   } else {
     ep.port = ep.tls ? 443 : 80;
   }

@@ -188,9 +188,9 @@ class ResponseImpl final : public UpstreamResponse {
   // Reads more bytes into buf_. EOF is handed to the parser (a body delimited by close).
   Task<Result<void>> fill() {
     if (!conn_) co_return ApiError::bad_gateway("upstream connection closed");
-    auto [ec, n] = co_await conn_->read_some(buf_.prepare(16 * 1024));
+    auto [ec, n] = co_await conn_->read_some(buf_.prepare(8 * 1024));
     if (ec) {
-      if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
+      if ((ec == net::error::eof || ec == ssl::error::stream_truncated) && got_bytes_) {
         beast::error_code pec;
         parser_.put_eof(pec);
         eof_ = true;
@@ -357,9 +357,14 @@ class ClientImpl final : public UpstreamClient {
     auto& s = conn->stream();
     beast::error_code not_ip;
     net::ip::make_address(ep.host, not_ip);
-    if (not_ip) SSL_set_tlsext_host_name(s.native_handle(), ep.host.c_str());  // SNI for names
+    // Name checks done by OpenSSL itself, so that a mismatch is reported as one.
+    if (not_ip) {
+      SSL_set_tlsext_host_name(s.native_handle(), ep.host.c_str());  // SNI for names only
+      SSL_set1_host(s.native_handle(), ep.host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s.native_handle()), ep.host.c_str());
+    }
     s.set_verify_mode(ssl::verify_peer);
-    s.set_verify_callback(ssl::host_name_verification(ep.host));
     auto [hec] = co_await s.async_handshake(ssl::stream_base::client, nothrow);
     if (hec) {
       std::string why = hec.message();

@@ -76,11 +76,16 @@ TEST(MockKnobs, BodyOverrides) {
 
 TEST(MockKnobs, BadBodyValuesAre400NamingTheKnob) {
   const char* cases[][2] = {
-      {R"({"latency_ms":-1})", "mock.latency_ms"},     {R"({"latency_ms":"5"})", "mock.latency_ms"},
-      {R"({"chunks":1.5})", "mock.chunks"},            {R"({"fail_percent":101})", "mock.fail_percent"},
-      {R"({"status":99})", "mock.status"},             {R"({"status":600})", "mock.status"},
-      {R"({"chunks":18446744073709551615})", "mock.chunks"}, {R"({"nope":1})", "mock.nope"},
-      {R"([1])", "mock"},                              {R"({"stall_ms":true})", "mock.stall_ms"},
+      {R"({"latency_ms":-1})", "mock.latency_ms"},
+      {R"({"latency_ms":"5"})", "mock.latency_ms"},
+      {R"({"chunks":1.5})", "mock.chunks"},
+      {R"({"fail_percent":101})", "mock.fail_percent"},
+      {R"({"status":99})", "mock.status"},
+      {R"({"status":600})", "mock.status"},
+      {R"({"chunks":18446744073709551615})", "mock.chunks"},
+      {R"({"nope":1})", "mock.nope"},
+      {R"([1])", "mock"},
+      {R"({"stall_ms":true})", "mock.stall_ms"},
   };
   for (auto& [body, param] : cases) {
     MockKnobs k = defaults();
@@ -120,7 +125,8 @@ TEST(MockWire, PromptTokensAboutBytesOverFour) {
   // 16 + 4 bytes of text, text parts of an array count, non-text parts do not.
   auto messages = json::parse(R"([
       {"role":"system","content":"0123456789abcdef"},
-      {"role":"user","content":[{"type":"text","text":"wxyz"},{"type":"image_url","image_url":{"url":"http://x/y"}}]}])");
+      {"role":"user","content":[{"type":"text","text":"wxyz"},
+                                {"type":"image_url","image_url":{"url":"http://x/y"}}]}])");
   EXPECT_EQ(estimate_prompt_tokens(messages), 5);
   // 4001 bytes round up.
   json::array big{json::object{{"role", "user"}, {"content", std::string(4001, 'a')}}};
