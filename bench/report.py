@@ -3,9 +3,11 @@
 
 usage: report.py RESULTS.jsonl NOTES.txt REPORT.md key=value...
 RESULTS.jsonl holds one object per measured case ("kind": "wrk" or "stream"), as run.sh wrote it.
+The key micro=FILE names torii_micro_bench's JSON output (section 5), when it ran.
 """
 import datetime
 import json
+import os
 import sys
 
 results_path, notes_path, report_path = sys.argv[1:4]
@@ -175,6 +177,41 @@ if mem:
     sections.append("## 4. Memory (VmRSS)\n\n" + table(["process", "when", "RSS MiB"], mem) +
                     "\n\nThe hour-long soak is not part of this harness yet.")
 
+# 5. Micro-benchmarks (Google Benchmark JSON from torii_micro_bench).
+micro_path = meta.get("micro", "")
+if micro_path and os.path.exists(micro_path):
+    try:
+        micro = json.load(open(micro_path)).get("benchmarks", [])
+    except ValueError:
+        micro = []
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+    body = []
+    for b in micro:
+        if b.get("run_type", "iteration") != "iteration":
+            continue
+        name = b["name"].removeprefix("BM_")
+        if b.get("error_occurred"):
+            body.append([name, "error", "–", "–", b.get("error_message", "")])
+            continue
+        ns = b["cpu_time"] * scale.get(b.get("time_unit", "ns"), 1)
+        per_op = f"{ns:,.0f} ns" if ns < 10_000 else f"{ns / 1e3:,.1f} µs"
+        mbs = b.get("bytes_per_second")
+        ips = b.get("items_per_second")
+        body.append([name, per_op, fmt(mbs / 1e6, 1) if mbs else "–",
+                     fmt(ips / 1e3, 1) if ips else "–", b.get("label", "")])
+    if body:
+        sections.append(
+            "## 5. Micro-benchmarks (Google Benchmark, bench/micro)\n\n" + table(
+                ["benchmark", "CPU time per op", "MB/s", "k items/s", "input"], body) +
+            "\n\nOne core, CPU time per iteration. Items are SSE events for sse_feed and "
+            "stream_decoder_stream, else one call. sse_feed parses one 64-chunk OpenAI stream "
+            "(the mock's bytes) in one piece or in 1 KiB reads; stream_decoder_* runs the OpenAI "
+            "stream decoder on one content chunk, the usage chunk, or the whole stream; "
+            "decode_openai_chat decodes into a 4 KiB monotonic arena as RequestContext does "
+            "(large_heap: default storage); encode_openai_body builds the openai vendor's "
+            "streaming upstream body (MB/s of output); find_usage is the usage scan of a "
+            "non-streamed answer, find_usage_full_parse the boost::json::parse it replaces.")
+
 if notes:
     sections.append("## Notes\n\n" + "\n".join(f"- {n}" for n in notes))
 
@@ -197,6 +234,8 @@ method = f"""## Method
   first SSE event with content; gaps are between consecutive events after it.
   RSS is sampled from /proc/PID/status every 200 ms.
 - fd limit {meta.get('fd_limit')}: a proxy holding N streams needs about 2N descriptors.
+- Micro-benchmarks: `torii_micro_bench --benchmark_min_time=...` (0.2 s per benchmark, 0.02 s in
+  smoke mode), pinned like the target.
 - Reproduce: `make bench` (full) or `make bench-smoke` (short CI pass, writes
   bench/out/BENCHMARKS.smoke.md).
 """

@@ -5,7 +5,7 @@
 #   bench/run.sh                 full run (~6-10 min), writes BENCHMARKS.md
 #   BENCH_SMOKE=1 bench/run.sh   short pass of every stage (CI), writes bench/out/BENCHMARKS.smoke.md
 #
-# Env: BUILD (default build), TORII_BIN, TORII_LOADGEN, BENCH_OUT (default bench/out).
+# Env: BUILD (default build), TORII_BIN, TORII_LOADGEN, TORII_MICRO, BENCH_OUT (default bench/out).
 # Exit status: 1 when something is broken (a service does not start, a target answers errors in
 # smoke mode); never because of a timing.
 set -euo pipefail
@@ -16,15 +16,19 @@ SMOKE=${BENCH_SMOKE:-0}
 BUILD=${BUILD:-build}
 TORII=${TORII_BIN:-$BUILD/torii}
 LOADGEN=${TORII_LOADGEN:-$BUILD/bench/torii_loadgen}
+MICRO=${TORII_MICRO:-$BUILD/bench/torii_micro_bench}
 OUT=${BENCH_OUT:-bench/out}
 case "$TORII" in /*) ;; *) TORII=$ROOT/$TORII ;; esac
 case "$LOADGEN" in /*) ;; *) LOADGEN=$ROOT/$LOADGEN ;; esac
+case "$MICRO" in /*) ;; *) MICRO=$ROOT/$MICRO ;; esac
 
 if [ "$SMOKE" = 1 ]; then
   WARM=1; DUR=2; STREAM_DUR=2; STREAM_CHUNKS=8; STREAM_LEVELS=(50); BIG_LEVELS=()
+  MICRO_MIN_TIME=0.02
   REPORT=$OUT/BENCHMARKS.smoke.md
 else
   WARM=2; DUR=10; STREAM_DUR=10; STREAM_CHUNKS=64; STREAM_LEVELS=(1000); BIG_LEVELS=(5000 10000)
+  MICRO_MIN_TIME=0.2
   REPORT=$ROOT/BENCHMARKS.md
 fi
 STREAM_INTERVAL=20
@@ -331,6 +335,29 @@ EOF
   return 0
 }
 
+# ---------------------------------------------------------------- micro-benchmarks
+# Google Benchmark (bench/micro), run first, on the target's core, while nothing else of ours runs.
+MICRO_JSON=$OUT/micro.json
+if [ ! -x "$MICRO" ]; then
+  note "micro-benchmarks: skipped ($MICRO not built; it needs libbenchmark-dev)"
+elif "${PIN_TARGET[@]}" "$MICRO" --benchmark_format=json --benchmark_min_time="$MICRO_MIN_TIME" \
+  >"$MICRO_JSON" 2>"$OUT/micro.err"; then
+  python3 - "$MICRO_JSON" <<'EOF' || problem "micro-benchmarks: a benchmark failed (see $MICRO_JSON)"
+import json, sys
+bad = 0
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    if b.get("error_occurred"):
+        bad += 1
+        print(f"bench: micro {b['name']:<34} ERROR {b.get('error_message')}")
+    else:
+        mbs = b.get("bytes_per_second", 0) / 1e6
+        print(f"bench: micro {b['name']:<34} {b['cpu_time']:>10.1f} {b['time_unit']}/op  {mbs:>8.1f} MB/s")
+sys.exit(1 if bad else 0)
+EOF
+else
+  problem "micro-benchmarks: $MICRO failed; see $OUT/micro.err"
+fi
+
 # ---------------------------------------------------------------- start everything
 export TORII_BENCH_UPSTREAM_KEY=bench-upstream-key
 TORII_BENCH_KEY=bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')
@@ -457,7 +484,8 @@ python3 bench/report.py "$RESULTS" "$NOTES" "$REPORT" \
   "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
   "cores=$(nproc)" "commit=$COMMIT" "pinning=$PINNING" "fd_limit=$FD_LIMIT" \
   "duration=$DUR" "warmup=$WARM" "stream_duration=$STREAM_DUR" \
-  "load=$LOAD_START (start), $LOAD_END (end)" "rss_idle_bare=$RSS_IDLE_BARE" "rss_idle_full=$RSS_IDLE_FULL" "problems=$PROBLEMS"
+  "load=$LOAD_START (start), $LOAD_END (end)" "rss_idle_bare=$RSS_IDLE_BARE" "rss_idle_full=$RSS_IDLE_FULL" "problems=$PROBLEMS" \
+  "micro=$MICRO_JSON"
 echo "bench: wrote $REPORT"
 
 if ((PROBLEMS)); then

@@ -1,5 +1,7 @@
 // torii: the command line. `serve` runs the gateway, `mock` the provider emulator, `check`
 // validates a config file.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -30,6 +32,15 @@ bool parse_listen(const std::string& listen, ServerOptions& opt) {
     return false;
   }
   return true;
+}
+
+// A proxied stream holds two descriptors; take all the kernel allows.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 void say(const std::string& line) {
@@ -200,6 +211,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   log::init(level);
+  raise_fd_limit();
 
   if (*serve_cmd) return serve(config_path, listen, workers);
   if (*mock_cmd) {
