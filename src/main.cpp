@@ -43,6 +43,18 @@ void raise_fd_limit() {
   }
 }
 
+// Binds the listeners and starts the workers; false (logged) when the address is unusable.
+bool bind_and_start(Server& server) {
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    return false;
+  }
+  server.start();
+  return true;
+}
+
 void say(const std::string& line) {
   std::cout << line << std::endl;  // flushed: tests wait for these lines
 }
@@ -100,13 +112,7 @@ int serve(const std::string& config_path, const std::string& listen, int workers
   holder.set(std::move(*snap));
 
   Server server(config.server, make_gateway(holder));
-  try {
-    server.bind();
-  } catch (const std::exception& e) {
-    log::error("{}", e.what());
-    return 1;
-  }
-  server.start();
+  if (!bind_and_start(server)) return 1;
   if (config.api_keys.empty())
     log::warn("auth.api_keys is empty: the gateway is open to anyone who can reach {}:{}",
               config.server.host, server.port());
@@ -164,13 +170,7 @@ int mock(const std::string& listen, int workers, MockOptions options) {
   opt.idle_timeout = std::chrono::seconds(120);
   opt.shutdown_grace = std::chrono::seconds(2);
   Server server(opt, make_mock_handler(std::move(options)));
-  try {
-    server.bind();
-  } catch (const std::exception& e) {
-    log::error("{}", e.what());
-    return 1;
-  }
-  server.start();
+  if (!bind_and_start(server)) return 1;
   server.run_until_signal(nullptr, [&] {
     say("torii mock listening on http://" + opt.host + ":" + std::to_string(server.port()));
   });
