@@ -28,7 +28,8 @@ struct Principal {
   bool authenticated = false;
   std::string id;        // stable identity (the key's name for API keys)
   std::string key_name;  // the credential used, printable
-  std::map<std::string, std::string> metadata;
+  // Labels of the credential, owned by the snapshot (which outlives the request): no copy.
+  const std::map<std::string, std::string>* metadata = nullptr;
 };
 
 // The inbound API the client spoke.

@@ -241,11 +241,12 @@ class OpenAiCompatible final : public Provider {
     caps_.chat_stream = true;
     caps_.stream_usage_option = v.stream_usage_option;
     path_ = endpoint_.base_path + "/chat/completions";
-    headers_.emplace_back("Content-Type", "application/json");
-    headers_.emplace_back("User-Agent", "torii");
+    std::string block = "Content-Type: application/json\r\nUser-Agent: torii\r\n";
     if (v.auth == AuthStyle::bearer && !c.api_key.empty())
-      headers_.emplace_back("Authorization", "Bearer " + c.api_key.value);
-    for (const auto& [k, val] : c.headers) headers_.emplace_back(k, val);
+      block += "Authorization: Bearer " + c.api_key.value + "\r\n";
+    for (const auto& [k, val] : c.headers) block += k + ": " + val + "\r\n";
+    headers_json_ = block + "Accept: application/json\r\n";
+    headers_sse_ = block + "Accept: text/event-stream\r\n";
   }
 
   const std::string& name() const override { return name_; }
@@ -256,8 +257,7 @@ class OpenAiCompatible final : public Provider {
   Result<UpstreamRequest> encode_chat(const ChatCall& call) const override {
     UpstreamRequest r;
     r.path = path_;
-    r.headers = headers_;
-    r.headers.emplace_back("Accept", call.stream ? "text/event-stream" : "application/json");
+    r.header_block = call.stream ? headers_sse_ : headers_json_;
     r.body = encode_openai_body(call.request, call.upstream_model, call.stream, vendor_);
     return r;
   }
@@ -292,7 +292,7 @@ class OpenAiCompatible final : public Provider {
   std::vector<std::string> models_;
   Capabilities caps_;
   std::string path_;
-  Headers headers_;
+  std::string headers_json_, headers_sse_;  // prebuilt header lines (they hold the key)
 };
 
 }  // namespace

@@ -47,7 +47,10 @@ struct Worker {
   // Declared before ioc: destroying ioc destroys the session coroutines, which unlink
   // themselves from this list.
   std::list<SessionEntry*> sessions;  // touched on this worker's thread only
-  net::io_context ioc{1};
+  // One thread runs it and each socket is used by that thread only, so the per-descriptor
+  // locks are dropped; posting from other threads (shutdown) still goes through the locked
+  // scheduler queue.
+  net::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::optional<tcp::acceptor> acceptor;
   std::thread thread;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;

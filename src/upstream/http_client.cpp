@@ -92,8 +92,20 @@ class TlsConn final : public Conn {
 class ResponseParser final : public http::basic_parser<false> {
  public:
   int status = 0;
-  Headers headers;
+  std::string fields;  // "name\0value\0" pairs: one buffer instead of two strings per field
   std::string out;
+
+  std::string_view field(std::string_view name) const {
+    std::string_view all = fields;
+    while (!all.empty()) {
+      auto n_end = all.find('\0');
+      auto v_end = all.find('\0', n_end + 1);
+      std::string_view n = all.substr(0, n_end), v = all.substr(n_end + 1, v_end - n_end - 1);
+      if (beast::iequals(n, name)) return v;
+      all.remove_prefix(v_end + 1);
+    }
+    return {};
+  }
 
  private:
   void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
@@ -103,7 +115,8 @@ class ResponseParser final : public http::basic_parser<false> {
   }
   void on_field_impl(http::field, beast::string_view name, beast::string_view value,
                      beast::error_code&) override {
-    headers.emplace_back(std::string(name), std::string(value));
+    fields.append(name.data(), name.size()).push_back('\0');
+    fields.append(value.data(), value.size()).push_back('\0');
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
@@ -134,7 +147,7 @@ class ResponseImpl final : public UpstreamResponse {
 
   int status() const override { return parser_.status; }
   std::string_view header(std::string_view name) const override {
-    return find_header(parser_.headers, name);
+    return parser_.field(name);
   }
 
   // Reads until the head is complete (and whatever body came with it, kept in parser_.out).
@@ -244,9 +257,10 @@ class ClientImpl final : public UpstreamClient {
   Task<Result<std::unique_ptr<UpstreamResponse>>> send(const Endpoint& ep,
                                                        const UpstreamRequest& req) override {
     std::string head;
-    head.reserve(256 + req.path.size());
+    head.reserve(128 + req.path.size() + req.header_block.size());
     head.append(req.method).append(" ").append(req.path).append(" HTTP/1.1\r\nHost: ");
     head.append(ep.host_header).append("\r\n");
+    head.append(req.header_block);
     for (const auto& [k, v] : req.headers) head.append(k).append(": ").append(v).append("\r\n");
     head.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n\r\n");
 

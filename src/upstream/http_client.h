@@ -18,7 +18,10 @@ namespace torii {
 struct UpstreamRequest {
   std::string method = "POST";
   std::string path;  // absolute, including the endpoint's base path
-  Headers headers;   // Host and Content-Length are added by the client
+  // Header lines ("Name: value\r\n"...) prepared once by the provider, which outlives the
+  // request; no per-request copies. Host and Content-Length are added by the client.
+  std::string_view header_block;
+  Headers headers;   // per-request extras
   std::string body;
 };
 

@@ -88,7 +88,8 @@ TEST_F(ApiKeyPolicyTest, ValidKeySetsPrincipal) {
     EXPECT_TRUE(ctx.principal.authenticated);
     EXPECT_EQ(ctx.principal.id, "team-a");
     EXPECT_EQ(ctx.principal.key_name, "team-a");
-    EXPECT_EQ(ctx.principal.metadata.at("team"), "a");
+    ASSERT_NE(ctx.principal.metadata, nullptr);
+    EXPECT_EQ(ctx.principal.metadata->at("team"), "a");
   }
   RequestHead head = head_with({{"Authorization", "Bearer sk-team-b-9876543210"}});
   RequestContext ctx;

@@ -263,9 +263,14 @@ TEST_F(OpenAiProvider, EncodeChatBuildsTheUpstreamRequest) {
   auto r = provider_->encode_chat(ChatCall{req, "gpt-4o-mini", true});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->path, "/v1/chat/completions");
-  EXPECT_EQ(find_header(r->headers, "authorization"), "Bearer sk-provider-key");
-  EXPECT_EQ(find_header(r->headers, "accept"), "text/event-stream");
-  EXPECT_EQ(find_header(r->headers, "x-extra"), "1");
+  std::string_view block = r->header_block;
+  EXPECT_NE(block.find("Authorization: Bearer sk-provider-key\r\n"), std::string_view::npos);
+  EXPECT_NE(block.find("Accept: text/event-stream\r\n"), std::string_view::npos);
+  EXPECT_NE(block.find("X-Extra: 1\r\n"), std::string_view::npos);
+  EXPECT_NE(block.find("Content-Type: application/json\r\n"), std::string_view::npos);
+  auto whole = provider_->encode_chat(ChatCall{req, "gpt-4o-mini", false});
+  ASSERT_TRUE(whole.ok());
+  EXPECT_NE(whole->header_block.find("Accept: application/json\r\n"), std::string_view::npos);
   json::value body = json::parse(r->body);
   EXPECT_EQ(body.at("model").as_string(), "gpt-4o-mini");
   EXPECT_EQ(body.at("stream_options").at("include_usage"), json::value(true));

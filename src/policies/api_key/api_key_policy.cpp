@@ -47,7 +47,7 @@ class ApiKeyPolicy final : public Policy {
     ctx.principal.authenticated = true;
     ctx.principal.id = it->second.name;
     ctx.principal.key_name = it->second.name;
-    ctx.principal.metadata = it->second.metadata;
+    ctx.principal.metadata = &it->second.metadata;
     co_return Verdict::next();
   }
 
