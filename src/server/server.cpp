@@ -108,19 +108,70 @@ Task<void> simple_error(beast::tcp_stream& stream, const ServerOptions& opt, int
   co_await write_response(stream, opt, 11, status, h, to_openai_json(e), false);
 }
 
+// Beast's parser writing straight into the connection's RequestHead and body, whose strings
+// keep their capacity from one request to the next: a keep-alive connection in steady state
+// allocates nothing for the head (Beast's own fields container allocated once per field).
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  RequestParser(RequestHead& head, std::string& body) : head_(head), body_(body) {
+    body_.clear();
+  }
+  unsigned version() const { return version_; }
+  // A field of this request, also before the head is complete (e.g. after a body_limit error).
+  std::string_view field(std::string_view name) const {
+    for (std::size_t i = 0; i < count_ && i < head_.headers.size(); ++i)
+      if (beast::iequals(head_.headers[i].first, name)) return head_.headers[i].second;
+    return {};
+  }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target,
+                       int version, beast::error_code&) override {
+    head_.method.assign(method.data(), method.size());
+    head_.target.assign(target.data(), target.size());
+    version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    if (count_ < head_.headers.size()) {
+      head_.headers[count_].first.assign(name.data(), name.size());
+      head_.headers[count_].second.assign(value.data(), value.size());
+    } else {
+      head_.headers.emplace_back(std::string(name), std::string(value));
+    }
+    ++count_;
+  }
+  void on_header_impl(beast::error_code&) override { head_.headers.resize(count_); }
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    if (length) body_.reserve(static_cast<std::size_t>(*length));
+  }
+  std::size_t on_body_impl(beast::string_view s, beast::error_code&) override {
+    body_.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, beast::error_code&) override {
+    body_.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  RequestHead& head_;
+  std::string& body_;
+  std::size_t count_ = 0;
+  unsigned version_ = 11;
+};
+
 class ExchangeImpl final : public Exchange {
  public:
-  ExchangeImpl(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-               http::request_parser<http::string_body>& parser, const ServerOptions& opt,
+  ExchangeImpl(beast::tcp_stream& stream, beast::flat_buffer& buffer, RequestParser& parser,
+               const RequestHead& head, std::string& body, const ServerOptions& opt,
                const std::atomic<bool>& draining)
-      : stream_(stream), buffer_(buffer), parser_(parser), opt_(opt), draining_(draining) {
-    auto& req = parser_.get();
-    head_.method = std::string(req.method_string());
-    head_.target = std::string(req.target());
-    head_.headers.reserve(16);
-    for (const auto& f : req) head_.headers.emplace_back(f.name_string(), f.value());
-    keep_alive_ = req.keep_alive();
-    version_ = req.version();
+      : stream_(stream), buffer_(buffer), parser_(parser), head_(head), body_(body), opt_(opt),
+        draining_(draining) {
+    keep_alive_ = parser_.keep_alive();
+    version_ = parser_.version();
   }
 
   const RequestHead& head() const override { return head_; }
@@ -148,7 +199,7 @@ class ExchangeImpl final : public Exchange {
     co_return body_error_;
   }
 
-  std::string& body() override { return parser_.get().body(); }
+  std::string& body() override { return body_; }
 
   Task<bool> respond(int status, Headers headers, std::string body) override {
     started_ = true;
@@ -224,10 +275,11 @@ class ExchangeImpl final : public Exchange {
 
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
-  http::request_parser<http::string_body>& parser_;
+  RequestParser& parser_;
   const ServerOptions& opt_;
   const std::atomic<bool>& draining_;
-  RequestHead head_;
+  const RequestHead& head_;
+  std::string& body_;
   BodyError body_error_ = BodyError::none;
   unsigned version_ = 11;
   bool keep_alive_ = true;
@@ -271,10 +323,12 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
   } unlink{w.sessions, it};
 
   beast::flat_buffer buffer;
+  RequestHead head;  // reused by every request on this connection, capacity and all
+  std::string body;
   bool linger = false;
   for (;;) {
     if (draining.load(std::memory_order_relaxed)) break;
-    http::request_parser<http::string_body> parser;
+    RequestParser parser(head, body);
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     parser.body_limit(opt.max_body_bytes);
     entry.idle = true;
@@ -290,7 +344,7 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
         ApiError e = ApiError::too_large("request body exceeds " +
                                          std::to_string(opt.max_body_bytes) + " bytes");
         Headers h{{"content-type", "application/json"},
-                  {"x-request-id", request_id_for(parser.get()["x-request-id"])}};
+                  {"x-request-id", request_id_for(parser.field("x-request-id"))}};
         co_await write_response(stream, opt, 11, 413, h, to_openai_json(e), false);
         linger = true;
       } else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
@@ -301,7 +355,7 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
       break;
     }
 
-    ExchangeImpl ex(stream, buffer, parser, opt, draining);
+    ExchangeImpl ex(stream, buffer, parser, head, body, opt, draining);
     bool failed = false;
     try {
       co_await handler->handle(ex);
