@@ -201,7 +201,7 @@ class ResponseImpl final : public UpstreamResponse {
   // Reads more bytes into buf_. EOF is handed to the parser (a body delimited by close).
   Task<Result<void>> fill() {
     if (!conn_) co_return ApiError::bad_gateway("upstream connection closed");
-    auto [ec, n] = co_await conn_->read_some(buf_.prepare(8 * 1024));
+    auto [ec, n] = co_await conn_->read_some(buf_.prepare(4 * 1024));
     if (ec) {
       if ((ec == net::error::eof || ec == ssl::error::stream_truncated) && got_bytes_) {
         beast::error_code pec;
