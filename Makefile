@@ -22,7 +22,9 @@ build: setup $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Starts torii on 127.0.0.1:8080 with the embedded demo config (built-in mock model, demo key).
-run: build
+# Builds the torii binary only, not the tests and bench tools.
+run: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target torii
 	$(TORII) serve $(if $(CONFIG),--config $(CONFIG),)
 
 test: build
