@@ -173,9 +173,60 @@ for r in sorted(streams, key=lambda r: r["level"]):
                     fmt(r["rss_peak_kb"] / 1024, 1)])
         mem.append([r["target"], f"after the {r['level']:,}-stream run",
                     fmt(r["rss_after_kb"] / 1024, 1)])
-if mem:
-    sections.append("## 4. Memory (VmRSS)\n\n" + table(["process", "when", "RSS MiB"], mem) +
-                    "\n\nThe hour-long soak is not part of this harness yet.")
+soaks = [r["soak"] for r in rows if r["kind"] == "soak"]
+if mem or soaks:
+    text = "## 4. Memory (VmRSS)"
+    if mem:
+        text += "\n\n" + table(["process", "when", "RSS MiB"], mem)
+    if not soaks:
+        text += ("\n\nNo soak in this run (BENCH_SOAK_SECONDS=0); BENCH.md asks for an hour: "
+                 "`BENCH_SOAK_SECONDS=3600 bench/run.sh`, or the soak alone with "
+                 "`BENCH_ONLY=soak BENCH_SOAK_SECONDS=3600 bench/run.sh`.")
+    for s in soaks:
+        m, u, v, ld = s["rss_mib"], s["upstream_rss_mib"], s["served"], s["load"]
+        secs = s["seconds"]
+        dur = f"{secs / 3600:g} h" if secs >= 3600 else f"{secs / 60:g} min" if secs >= 120 \
+            else f"{secs:g} s"
+        points = [("start (0 s)", m["start"])]
+        points += [(f"{f:.0%} ({secs * f:,.0f} s)", m[k])
+                   for f, k in ((0.25, "p25"), (0.5, "p50"), (0.75, "p75"), (1.0, "end"))]
+        points += [("max", m["max"]), ("1 s after the load stopped", m["after"])]
+        body = [[label, fmt(val, 1)] for label, val in points]
+        rel = s["slope_mib_per_hour"] / s["level_mib"] * 100 if s["level_mib"] else 0
+        exp = s["expected_errors"]
+        une = s["unexpected_errors"]
+        served = [
+            ["non-streaming chat (wrk)", f"{v['wrk_requests']:,} ({v['wrk_rps']:,.0f}/s)", "–"],
+            ["streams completed (torii_loadgen)", f"{v['streams_completed']:,}",
+             f"{v['stream_events']:,} SSE events, {v['stream_stalls']:,} stalls"],
+            ["faulty requests (trickle)", f"{v['faults_sent']:,}",
+             ", ".join(f"{k} {n:,}" for k, n in exp.items()) + " answered as expected"],
+            ["unexpected errors", f"{sum(une.values()):,}",
+             ", ".join(f"{k}: {n:,}" for k, n in une.items()) or "none"],
+        ]
+        short = "" if secs >= 3600 else (
+            f" This soak lasted {dur}: its slope is extrapolated to an hour, so a few pages "
+            "allocated late read as a steep slope; only the hour-long soak (BENCH.md) settles "
+            "\"flat\".")
+        text += (
+            f"\n\n### Soak: {dur} under mixed load (torii-full, fresh process)\n\n" +
+            table(["when", "RSS MiB"], body) +
+            f"\n\n**Verdict: {s['verdict']}.** Second-half slope {s['slope_mib_per_hour']:+.2f} "
+            f"MiB/hour (least squares over {secs / 2:,.0f}–{secs:,.0f} s, "
+            f"{rel:+.1f} % of its {s['level_mib']:.1f} MiB level per hour); \"flat\" means under "
+            f"{s['flat_threshold_mib_per_hour']:g} MiB/hour. Sampled every "
+            f"{s['sample_every_s']:g} s ({s['samples']} samples, soak-rss.csv in the bench output directory). The "
+            f"upstream mock, for reference: {fmt(u['start'], 1)} → {fmt(u['end'], 1)} MiB, "
+            f"second-half slope {u['slope_mib_per_hour']:+.2f} MiB/hour.{short}\n\n" +
+            table(["load", "served", "detail"], served) +
+            f"\n\nLoad, all at once against the zero-delay mock: wrk -c{ld['wrk_conns']} on "
+            f"non-streaming chat with unique prompts; {ld['streams']} streams of {ld['chunks']} "
+            f"chunks {ld['interval_ms']} ms apart; {ld['error_rate']:g} faulty requests per "
+            "second in turn: upstream 500 (→ 502), stream reset by the upstream after 2 chunks "
+            "(→ error event, no [DONE]), client hang-up after the first chunk, bad API key "
+            "(→ 401), malformed JSON (→ 400). Any other outcome, and any wrk or loadgen error, "
+            "is unexpected. Memory never fails the run.")
+    sections.append(text)
 
 # 5. Micro-benchmarks (Google Benchmark JSON from torii_micro_bench).
 micro_path = meta.get("micro", "")
@@ -233,6 +284,8 @@ method = f"""## Method
   streaming requests back to back for {meta.get('stream_duration')} s; TTFT is request written →
   first SSE event with content; gaps are between consecutive events after it.
   RSS is sampled from /proc/PID/status every 200 ms.
+- Soak (section 4, when BENCH_SOAK_SECONDS > 0): bench/soak.py runs the mixed load on a fresh
+  torii-full process and samples its VmRSS from /proc/PID/status.
 - fd limit {meta.get('fd_limit')}: a proxy holding N streams needs about 2N descriptors.
 - Micro-benchmarks: `torii_micro_bench --benchmark_min_time=...` (0.2 s per benchmark, 0.02 s in
   smoke mode), pinned like the target.
@@ -241,7 +294,9 @@ method = f"""## Method
 """
 sections.append(method)
 
-head = f"""# torii benchmarks{' (smoke pass: too short to mean anything)' if smoke else ''}
+only = meta.get("only", "")
+head = f"""# torii benchmarks{' (smoke pass: too short to mean anything)' if smoke else ''}\
+{f' (partial run: BENCH_ONLY={only})' if only else ''}
 
 - Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
 - Machine: {meta.get('arch')}, {meta.get('cpu')}, {meta.get('cores')} cores

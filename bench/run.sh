@@ -4,10 +4,17 @@
 #
 #   bench/run.sh                 full run (~6-10 min), writes BENCHMARKS.md
 #   BENCH_SMOKE=1 bench/run.sh   short pass of every stage (CI), writes bench/out/BENCHMARKS.smoke.md
+#   BENCH_SOAK_SECONDS=3600 bench/run.sh        full run plus the hour-long memory soak
+#   BENCH_ONLY=soak BENCH_SOAK_SECONDS=300 bench/run.sh   the soak alone, report in BENCH_OUT
 #
 # Env: BUILD (default build), TORII_BIN, TORII_LOADGEN, TORII_MICRO, BENCH_OUT (default bench/out).
+# BENCH_SOAK_SECONDS: length of the soak stage (default 0 = skipped in a full run, 20 in smoke
+# mode, 300 with BENCH_ONLY=soak). BENCH_ONLY: comma-separated stages to run among micro, wrk,
+# stream, soak (default all); a partial run writes its report to BENCH_OUT/BENCHMARKS.only.md,
+# never to BENCHMARKS.md. Soak load: BENCH_SOAK_CONNS (wrk connections, 32), BENCH_SOAK_STREAMS
+# (100), BENCH_SOAK_ERROR_RATE (faulty requests per second, 5).
 # Exit status: 1 when something is broken (a service does not start, a target answers errors in
-# smoke mode); never because of a timing.
+# smoke mode, the soak sees unexpected errors); never because of a timing or of memory growth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,6 +25,13 @@ TORII=${TORII_BIN:-$BUILD/torii}
 LOADGEN=${TORII_LOADGEN:-$BUILD/bench/torii_loadgen}
 MICRO=${TORII_MICRO:-$BUILD/bench/torii_micro_bench}
 OUT=${BENCH_OUT:-bench/out}
+ONLY=${BENCH_ONLY:-}
+for stage in ${ONLY//,/ }; do
+  case "$stage" in micro | wrk | stream | soak) ;;
+    *) echo "bench: BENCH_ONLY: unknown stage '$stage' (micro, wrk, stream, soak)" >&2; exit 2 ;;
+  esac
+done
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 case "$TORII" in /*) ;; *) TORII=$ROOT/$TORII ;; esac
 case "$LOADGEN" in /*) ;; *) LOADGEN=$ROOT/$LOADGEN ;; esac
 case "$MICRO" in /*) ;; *) MICRO=$ROOT/$MICRO ;; esac
@@ -32,6 +46,16 @@ else
   REPORT=$ROOT/BENCHMARKS.md
 fi
 STREAM_INTERVAL=20
+if [ -n "$ONLY" ]; then REPORT=$OUT/BENCHMARKS.only.md; fi
+if [ -n "${BENCH_SOAK_SECONDS:-}" ]; then SOAK_SECONDS=$BENCH_SOAK_SECONDS
+elif [ -n "$ONLY" ] && want soak; then SOAK_SECONDS=300
+elif [ "$SMOKE" = 1 ]; then SOAK_SECONDS=20
+else SOAK_SECONDS=0
+fi
+if ! [[ "$SOAK_SECONDS" =~ ^[0-9]+$ ]]; then
+  echo "bench: BENCH_SOAK_SECONDS must be whole seconds" >&2
+  exit 2
+fi
 
 for bin in "$TORII" "$LOADGEN"; do
   [ -x "$bin" ] || { echo "bench: $bin not found; build it first (make build)" >&2; exit 1; }
@@ -335,10 +359,65 @@ EOF
   return 0
 }
 
+# run_soak SECONDS: a fresh torii-full on the zero-delay mock under a steady mixed load (wrk,
+# streams and a trickle of faulty requests, bench/soak.py) while its RSS is sampled. The memory
+# verdict never makes a problem; unexpected errors and a dead process do.
+run_soak() {
+  local n=$1 log=$OUT/soak.json
+  start_torii torii-soak bench/configs/torii-full.yaml
+  [ -n "$TORII_PID" ] || return 0
+  local pid=$TORII_PID url=http://127.0.0.1:$TORII_PORT/v1/chat/completions
+  if ! probe torii-soak "$url" m0/mock-1 "$TORII_BENCH_KEY" ""; then
+    problem "torii-soak: probe request failed (see $OUT/probe-torii-soak.json)"
+    return 0
+  fi
+  local conns=${BENCH_SOAK_CONNS:-32} streams=${BENCH_SOAK_STREAMS:-100}
+  local faults=${BENCH_SOAK_ERROR_RATE:-5}
+  echo "bench: soak ${n}s on torii-full (pid $pid): wrk -c$conns, $streams streams of 16 chunks" \
+    "at 20 ms, $faults faulty requests/s"
+  local rc=0
+  timeout $((n + 180)) "${PIN_LOAD[@]}" python3 bench/soak.py --seconds "$n" --pid "$pid" \
+    --ref-pid "$MOCK0_PID" --url "$url" --model m0/mock-1 --key "$TORII_BENCH_KEY" \
+    --wrk-script bench/wrk/chat.lua --loadgen "$LOADGEN" --out "$OUT" --wrk-conns "$conns" \
+    --streams "$streams" --chunks 16 --interval-ms 20 --error-rate "$faults" \
+    >"$log" 2>"$OUT/soak.err" || rc=$?
+  if ! grep -q '"verdict"' "$log"; then
+    problem "soak gave no result (exit $rc); see $OUT/soak.err"
+    return 0
+  fi
+  echo "{\"kind\":\"soak\",\"target\":\"torii-full\",\"soak\":$(cat "$log")}" >>"$RESULTS"
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      PROBLEM\ *) problem "${line#PROBLEM }" ;;
+      *) echo "bench: $line" ;;
+    esac
+  done < <(python3 - "$log" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+m, v = s["rss_mib"], s["served"]
+print(f"soak rss MiB start {m['start']:.1f} 25% {m['p25']:.1f} 50% {m['p50']:.1f} "
+      f"75% {m['p75']:.1f} end {m['end']:.1f} max {m['max']:.1f}; second-half slope "
+      f"{s['slope_mib_per_hour']:+.2f} MiB/h: {s['verdict']}")
+print(f"soak served {v['wrk_requests']:,} requests ({v['wrk_rps']:,.0f}/s), "
+      f"{v['streams_completed']:,} streams, {v['faults_sent']:,} faulty requests "
+      f"(expected outcomes {sum(s['expected_errors'].values()):,}); unexpected errors "
+      f"{sum(s['unexpected_errors'].values()):,} {s['unexpected_errors'] or ''}")
+for b in s["broken"]:
+    print(f"PROBLEM soak: {b}")
+if s["unexpected_errors"]:
+    print(f"PROBLEM soak: unexpected errors {s['unexpected_errors']} (see {sys.argv[1]})")
+EOF
+  )
+  return 0
+}
+
 # ---------------------------------------------------------------- micro-benchmarks
 # Google Benchmark (bench/micro), run first, on the target's core, while nothing else of ours runs.
 MICRO_JSON=$OUT/micro.json
-if [ ! -x "$MICRO" ]; then
+if ! want micro; then
+  MICRO_JSON=""
+elif [ ! -x "$MICRO" ]; then
   note "micro-benchmarks: skipped ($MICRO not built; it needs libbenchmark-dev)"
 elif "${PIN_TARGET[@]}" "$MICRO" --benchmark_format=json --benchmark_min_time="$MICRO_MIN_TIME" \
   >"$MICRO_JSON" 2>"$OUT/micro.err"; then
@@ -368,70 +447,74 @@ start_mock mock20 20; MOCK20_PORT=$MOCK_PORT; MOCK20_PID=$MOCK_PID
 echo "bench: mocks on :$MOCK0_PORT (0 ms) and :$MOCK20_PORT (20 ms)"
 add_target direct "$MOCK0_PORT" "$MOCK20_PORT" mock-1 mock-1 - "" "" ""
 
-# nginx with its own prefix under $OUT; stopped by PID.
-NGX=$OUT/nginx
-mkdir -p "$NGX"
-NG0=$(free_port); NG20=$(free_port)
-sed -e "s|@PREFIX@|$NGX|g" -e "s/@MOCK0_PORT@/$MOCK0_PORT/g" -e "s/@MOCK20_PORT@/$MOCK20_PORT/g" \
-  -e "s/@PORT0@/$NG0/g" -e "s/@PORT20@/$NG20/g" bench/nginx.conf >"$NGX/nginx.conf"
-"${PIN_TARGET[@]}" nginx -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" -g 'daemon off;' \
-  >"$NGX/stdout" 2>&1 &
-NGINX_PID=$!
-PIDS+=("$NGINX_PID")
-if wait_http "http://127.0.0.1:$NG0/" 10; then
-  add_target nginx "$NG0" "$NG20" mock-1 mock-1 - "" "" "$NGINX_PID"
-else
-  problem "nginx did not start; see $NGX/error.log"
-fi
-
-start_torii torii-bare bench/configs/torii-bare.yaml
-if [ -n "$TORII_PID" ]; then
-  add_target torii-bare "$TORII_PORT" "$TORII_PORT" m0/mock-1 m20/mock-1 - "" "" "$TORII_PID"
-  BARE_PID=$TORII_PID
-fi
-start_torii torii-full bench/configs/torii-full.yaml
-if [ -n "$TORII_PID" ]; then
-  add_target torii-full "$TORII_PORT" "$TORII_PORT" m0/mock-1 m20/mock-1 "$TORII_BENCH_KEY" \
-    "" "" "$TORII_PID"
-  FULL_PID=$TORII_PID
-fi
-sleep 0.5
-RSS_IDLE_BARE=$([ -n "${BARE_PID:-}" ] && rss_kb "$BARE_PID" || echo 0)
-RSS_IDLE_FULL=$([ -n "${FULL_PID:-}" ] && rss_kb "$FULL_PID" || echo 0)
-
-# Portkey: full run only, installed from the lockfile; skipped (and said so) when it won't start.
-if [ "$SMOKE" = 1 ]; then
-  note "portkey: skipped in smoke mode"
-elif ! command -v node >/dev/null; then
-  note "portkey: skipped (node is not installed)"
-else
-  stamp=bench/node_modules/.torii-lock
-  if [ ! -f "$stamp" ] || ! cmp -s bench/package-lock.json "$stamp"; then
-    echo "bench: npm ci --prefix bench (portkey)"
-    if npm ci --prefix bench --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1; then
-      cp bench/package-lock.json "$stamp"
-    fi
-  fi
-  PK_JS=bench/node_modules/@portkey-ai/gateway/build/start-server.js
-  if [ ! -f "$PK_JS" ]; then
-    note "portkey: skipped (npm ci --prefix bench failed; see $OUT/npm.log)"
+# The proxies under test; only the soak stage runs without them (it starts its own torii).
+RSS_IDLE_BARE=0; RSS_IDLE_FULL=0
+if want wrk || want stream; then
+  # nginx with its own prefix under $OUT; stopped by PID.
+  NGX=$OUT/nginx
+  mkdir -p "$NGX"
+  NG0=$(free_port); NG20=$(free_port)
+  sed -e "s|@PREFIX@|$NGX|g" -e "s/@MOCK0_PORT@/$MOCK0_PORT/g" -e "s/@MOCK20_PORT@/$MOCK20_PORT/g" \
+    -e "s/@PORT0@/$NG0/g" -e "s/@PORT20@/$NG20/g" bench/nginx.conf >"$NGX/nginx.conf"
+  "${PIN_TARGET[@]}" nginx -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" -g 'daemon off;' \
+    >"$NGX/stdout" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  if wait_http "http://127.0.0.1:$NG0/" 10; then
+    add_target nginx "$NG0" "$NG20" mock-1 mock-1 - "" "" "$NGINX_PID"
   else
-    PK=$(free_port)
-    # Same as `npx @portkey-ai/gateway --port=P --headless`, but the PID is node's own.
-    NODE_ENV=production "${PIN_TARGET[@]}" node "$PK_JS" --port="$PK" --headless \
-      >"$OUT/portkey.out" 2>"$OUT/portkey.err" &
-    PK_PID=$!
-    PIDS+=("$PK_PID")
-    if wait_http "http://127.0.0.1:$PK/" 20 &&
-      probe portkey "http://127.0.0.1:$PK/v1/chat/completions" mock-1 "$TORII_BENCH_UPSTREAM_KEY" \
-        "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK0_PORT/v1"; then
-      add_target portkey "$PK" "$PK" mock-1 mock-1 "$TORII_BENCH_UPSTREAM_KEY" \
-        "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK0_PORT/v1" \
-        "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK20_PORT/v1" "$PK_PID"
-      note "portkey: @portkey-ai/gateway $(python3 -c 'import json; print(json.load(open("bench/node_modules/@portkey-ai/gateway/package.json"))["version"])') on node $(node --version), non-streaming only (FACTS.md)"
+    problem "nginx did not start; see $NGX/error.log"
+  fi
+
+  start_torii torii-bare bench/configs/torii-bare.yaml
+  if [ -n "$TORII_PID" ]; then
+    add_target torii-bare "$TORII_PORT" "$TORII_PORT" m0/mock-1 m20/mock-1 - "" "" "$TORII_PID"
+    BARE_PID=$TORII_PID
+  fi
+  start_torii torii-full bench/configs/torii-full.yaml
+  if [ -n "$TORII_PID" ]; then
+    add_target torii-full "$TORII_PORT" "$TORII_PORT" m0/mock-1 m20/mock-1 "$TORII_BENCH_KEY" \
+      "" "" "$TORII_PID"
+    FULL_PID=$TORII_PID
+  fi
+  sleep 0.5
+  RSS_IDLE_BARE=$([ -n "${BARE_PID:-}" ] && rss_kb "$BARE_PID" || echo 0)
+  RSS_IDLE_FULL=$([ -n "${FULL_PID:-}" ] && rss_kb "$FULL_PID" || echo 0)
+
+  # Portkey: full run only, installed from the lockfile; skipped (and said so) when it won't start.
+  if [ "$SMOKE" = 1 ]; then
+    note "portkey: skipped in smoke mode"
+  elif ! command -v node >/dev/null; then
+    note "portkey: skipped (node is not installed)"
+  else
+    stamp=bench/node_modules/.torii-lock
+    if [ ! -f "$stamp" ] || ! cmp -s bench/package-lock.json "$stamp"; then
+      echo "bench: npm ci --prefix bench (portkey)"
+      if npm ci --prefix bench --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1; then
+        cp bench/package-lock.json "$stamp"
+      fi
+    fi
+    PK_JS=bench/node_modules/@portkey-ai/gateway/build/start-server.js
+    if [ ! -f "$PK_JS" ]; then
+      note "portkey: skipped (npm ci --prefix bench failed; see $OUT/npm.log)"
     else
-      note "portkey: skipped (did not start or answer within 20 s; see $OUT/portkey.err)"
-      kill "$PK_PID" 2>/dev/null || true
+      PK=$(free_port)
+      # Same as `npx @portkey-ai/gateway --port=P --headless`, but the PID is node's own.
+      NODE_ENV=production "${PIN_TARGET[@]}" node "$PK_JS" --port="$PK" --headless \
+        >"$OUT/portkey.out" 2>"$OUT/portkey.err" &
+      PK_PID=$!
+      PIDS+=("$PK_PID")
+      if wait_http "http://127.0.0.1:$PK/" 20 &&
+        probe portkey "http://127.0.0.1:$PK/v1/chat/completions" mock-1 "$TORII_BENCH_UPSTREAM_KEY" \
+          "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK0_PORT/v1"; then
+        add_target portkey "$PK" "$PK" mock-1 mock-1 "$TORII_BENCH_UPSTREAM_KEY" \
+          "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK0_PORT/v1" \
+          "x-portkey-provider:openai x-portkey-custom-host:http://127.0.0.1:$MOCK20_PORT/v1" "$PK_PID"
+        note "portkey: @portkey-ai/gateway $(python3 -c 'import json; print(json.load(open("bench/node_modules/@portkey-ai/gateway/package.json"))["version"])') on node $(node --version), non-streaming only (FACTS.md)"
+      else
+        note "portkey: skipped (did not start or answer within 20 s; see $OUT/portkey.err)"
+        kill "$PK_PID" 2>/dev/null || true
+      fi
     fi
   fi
 fi
@@ -454,12 +537,15 @@ if [[ " ${TARGETS[*]} " == *" torii-full "* ]] && probe torii-full-nokey "${URL0
 fi
 
 # ---------------------------------------------------------------- the runs
-for t in "${TARGETS[@]}"; do run_wrk c1-0ms "$t" 0 1; done
-for t in "${TARGETS[@]}"; do run_wrk c64-0ms "$t" 0 64; done
-for t in "${TARGETS[@]}"; do run_wrk c64-20ms "$t" 20 64; done
+if want wrk; then
+  for t in "${TARGETS[@]}"; do run_wrk c1-0ms "$t" 0 1; done
+  for t in "${TARGETS[@]}"; do run_wrk c64-0ms "$t" 0 64; done
+  for t in "${TARGETS[@]}"; do run_wrk c64-20ms "$t" 20 64; done
+fi
 
 STREAM_TARGETS=()
 for t in "${TARGETS[@]}"; do [ "$t" != portkey ] && STREAM_TARGETS+=("$t"); done
+want stream || { STREAM_LEVELS=(); BIG_LEVELS=(); }
 for n in "${STREAM_LEVELS[@]}"; do
   for t in "${STREAM_TARGETS[@]}"; do run_stream "$n" "$t"; done
 done
@@ -475,6 +561,14 @@ done
 
 for t in "${TARGETS[@]}"; do [ -z "${DEAD[$t]:-}" ] && { alive "$t" || true; }; done
 
+if ! want soak; then
+  :
+elif [ "$SOAK_SECONDS" = 0 ]; then
+  note "soak: skipped (BENCH_SOAK_SECONDS=0; BENCH.md asks for an hour: BENCH_SOAK_SECONDS=3600)"
+else
+  run_soak "$SOAK_SECONDS"
+fi
+
 # ---------------------------------------------------------------- report
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "none (no commit yet)")
@@ -485,7 +579,7 @@ python3 bench/report.py "$RESULTS" "$NOTES" "$REPORT" \
   "cores=$(nproc)" "commit=$COMMIT" "pinning=$PINNING" "fd_limit=$FD_LIMIT" \
   "duration=$DUR" "warmup=$WARM" "stream_duration=$STREAM_DUR" \
   "load=$LOAD_START (start), $LOAD_END (end)" "rss_idle_bare=$RSS_IDLE_BARE" "rss_idle_full=$RSS_IDLE_FULL" "problems=$PROBLEMS" \
-  "micro=$MICRO_JSON"
+  "micro=$MICRO_JSON" "only=$ONLY"
 echo "bench: wrote $REPORT"
 
 if ((PROBLEMS)); then
