@@ -29,9 +29,7 @@ void run_decode(benchmark::State& state, const std::string& body) {
     state.SkipWithError("decode_openai_chat rejected the request");
     return;
   }
-  state.SetBytesProcessed(static_cast<int64_t>(body.size() * state.iterations()));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.SetLabel(std::to_string(body.size()) + " B request");
+  report_per_call(state, body.size(), std::to_string(body.size()) + " B request");
 }
 
 void BM_decode_openai_chat_small(benchmark::State& state) { run_decode(state, small_chat_request()); }
@@ -52,9 +50,7 @@ void BM_decode_openai_chat_large_heap(benchmark::State& state) {
     state.SkipWithError("decode_openai_chat rejected the request");
     return;
   }
-  state.SetBytesProcessed(static_cast<int64_t>(body.size() * state.iterations()));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.SetLabel(std::to_string(body.size()) + " B request, heap storage");
+  report_per_call(state, body.size(), std::to_string(body.size()) + " B request, heap storage");
 }
 BENCHMARK(BM_decode_openai_chat_large_heap);
 
@@ -73,9 +69,7 @@ void run_encode(benchmark::State& state, const std::string& body) {
     benchmark::DoNotOptimize(out.data());
   }
   // Bytes are those written: the upstream body.
-  state.SetBytesProcessed(static_cast<int64_t>(out_bytes * state.iterations()));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.SetLabel(std::to_string(out_bytes) + " B body out");
+  report_per_call(state, out_bytes, std::to_string(out_bytes) + " B body out");
 }
 
 void BM_encode_openai_body_small(benchmark::State& state) { run_encode(state, small_chat_request()); }
@@ -96,9 +90,7 @@ void BM_find_usage(benchmark::State& state) {
     state.SkipWithError("find_usage did not find the usage object");
     return;
   }
-  state.SetBytesProcessed(static_cast<int64_t>(body.size() * state.iterations()));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.SetLabel(std::to_string(body.size()) + " B answer");
+  report_per_call(state, body.size(), std::to_string(body.size()) + " B answer");
 }
 BENCHMARK(BM_find_usage);
 
@@ -123,9 +115,7 @@ void BM_find_usage_full_parse(benchmark::State& state) {
     state.SkipWithError("the full parse and find_usage disagree");
     return;
   }
-  state.SetBytesProcessed(static_cast<int64_t>(body.size() * state.iterations()));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.SetLabel(std::to_string(body.size()) + " B answer, boost::json::parse");
+  report_per_call(state, body.size(), std::to_string(body.size()) + " B answer, boost::json::parse");
 }
 BENCHMARK(BM_find_usage_full_parse);
 

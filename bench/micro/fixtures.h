@@ -1,7 +1,9 @@
 #pragma once
+#include <benchmark/benchmark.h>
 // Inputs shared by the micro-benchmarks: realistic OpenAI traffic, built once per process from
 // the mock's own wire code (tools/mock/mock_wire.h), so the bytes are those the bench upstream
 // sends. Every accessor returns the same object on each call.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,5 +27,12 @@ const std::string& large_chat_request();
 
 // A typical non-streamed chat.completion answer (~600 bytes), usage last as OpenAI sends it.
 const std::string& completion_answer();
+
+// Records one call per iteration over `bytes` bytes of input, and the label shown by the report.
+inline void report_per_call(benchmark::State& state, std::size_t bytes, const std::string& label) {
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * state.iterations()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetLabel(label);
+}
 
 }  // namespace torii::bench

@@ -101,9 +101,7 @@ void run_stream_decoder(benchmark::State& state, const std::string& data, bool u
     state.SkipWithError("the decoder did not decode the event as expected");
     return;
   }
-  state.SetBytesProcessed(static_cast<int64_t>(data.size() * state.iterations()));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.SetLabel(std::to_string(data.size()) + " B event");
+  report_per_call(state, data.size(), std::to_string(data.size()) + " B event");
 }
 
 void BM_stream_decoder_content(benchmark::State& state) {
