@@ -386,8 +386,12 @@ Task<void> Server::Impl::accept_loop(Worker& w) {
     auto [ec, socket] = co_await w.acceptor->async_accept(nothrow);
     if (ec) {
       if (ec == net::error::operation_aborted || !w.acceptor->is_open()) co_return;
-      // EMFILE and friends: back off instead of spinning.
-      log::warn("accept failed: {}", ec.message());
+      // EMFILE and friends: back off instead of spinning, and say so once a second at most.
+      static thread_local std::chrono::steady_clock::time_point last_warning{};
+      if (auto now = std::chrono::steady_clock::now(); now - last_warning > std::chrono::seconds(1)) {
+        log::warn("accept failed: {}", ec.message());
+        last_warning = now;
+      }
       net::steady_timer t(w.ioc, std::chrono::milliseconds(50));
       co_await t.async_wait(nothrow);
       continue;
