@@ -38,6 +38,7 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
   SseParser parser;
   std::string out;
   bool done = false;
+  bool rejected = false;  // the failure is a policy's verdict, not the upstream's
   std::optional<ApiError> failure;
 
   auto emit = [&](StreamChunk&& chunk) {
@@ -47,6 +48,7 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
       Verdict v = chain[i]->on_chunk(ctx, chunk);
       if (v.kind() == Verdict::Kind::reject) {
         failure = v.error();
+        rejected = true;
         return;
       }
     }
@@ -68,9 +70,11 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
       failure = ApiError::bad_gateway("upstream stream event exceeds the size limit");
     }
     if (failure && !ex.response_started() && out.empty()) {
+      // Nothing reached the client: an upstream failure may go to the next target; a policy's
+      // reject is the answer (another provider would not change the verdict).
       last = *failure;
-      last.retryable = true;
-      co_return Outcome::next_target;
+      last.retryable = !rejected;
+      co_return rejected ? Outcome::stop : Outcome::next_target;
     }
     if (!out.empty()) {
       if (!ex.response_started()) {
