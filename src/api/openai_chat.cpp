@@ -2,6 +2,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include "api/inbound.h"
+#include "providers/openai_format.h"
+
 namespace torii {
 namespace json = boost::json;
 
@@ -85,6 +88,55 @@ Result<ChatRequestInfo> decode_openai_chat(std::string_view body, json::object& 
 
 void append_sse_data(std::string& out, std::string_view json) {
   out.append("data: ").append(json).append("\n\n");
+}
+
+
+// --- the inbound codec ------------------------------------------------------------------------
+
+namespace {
+
+class OpenAiChatStream final : public StreamEncoder {
+ public:
+  explicit OpenAiChatStream(bool include_usage)
+      : include_usage_(include_usage), writer_(include_usage) {}
+  void event(const StreamEvent& e) override { writer_.write(e, out); }
+  void raw(std::string_view, std::string_view data, bool usage_only) override {
+    if (usage_only && !include_usage_) return;  // torii asked for it; the client did not
+    append_sse_data(out, data);
+  }
+  void finish() override { out.append(kSseDone); }
+  void fail(const ApiError& e) override { append_sse_data(out, to_openai_json(e)); }
+
+ private:
+  bool include_usage_;
+  OpenAiChunkWriter writer_;
+};
+
+class OpenAiChatCodec final : public InboundCodec {
+ public:
+  WireFormat format() const override { return WireFormat::openai_chat; }
+  Result<InboundInfo> parse(std::string_view body, json::object& raw) const override {
+    auto r = decode_openai_chat(body, raw);
+    if (!r) return r.error();
+    return InboundInfo{std::move(r->model), r->stream, r->include_usage};
+  }
+  Result<void> to_canonical(const json::object& raw, ChatRequest& out) const override {
+    return openai_request_to_canonical(raw, out);
+  }
+  std::string encode_result(const ChatResult& result) const override {
+    return canonical_to_openai_response(result);
+  }
+  std::unique_ptr<StreamEncoder> stream_encoder(const InboundInfo& info) const override {
+    return std::make_unique<OpenAiChatStream>(info.include_usage);
+  }
+  std::string error_body(const ApiError& e) const override { return to_openai_json(e); }
+};
+
+}  // namespace
+
+const InboundCodec& openai_chat_codec() {
+  static const OpenAiChatCodec codec;
+  return codec;
 }
 
 }  // namespace torii

@@ -37,6 +37,12 @@ struct ProviderConfig {
   UpstreamTimeouts timeouts;
   std::vector<std::string> models;                // listed by GET /v1/models
   std::map<std::string, std::string> headers;     // extra upstream headers
+  // Kind-specific settings (each kind's adapter says which it reads; see docs/PROVIDERS.md).
+  std::string api_version;  // azure: api-version; anthropic: anthropic-version
+  std::string region;       // bedrock: AWS region (e.g. us-east-1)
+  std::string account_id;   // cloudflare: account id
+  SecretRef aws_access_key_id, aws_secret_access_key, aws_session_token;  // bedrock
+  std::map<std::string, std::string> options;     // other kind-specific knobs (strings)
   int line = 0;                                   // where it was declared, for messages
 };
 

@@ -16,17 +16,11 @@
 #include <sstream>
 
 #include "config/config.h"
-#include "providers/vendors.h"
+#include "providers/registry.h"
 
 namespace torii {
 namespace {
 
-// For messages only: validity is providers/vendors.h's find_vendor().
-constexpr const char* kKinds[] = {
-    "openai",    "mistral",           "groq",       "deepseek", "ovh",
-    "scaleway",  "huggingface",       "xai",        "cerebras", "together",
-    "fireworks", "openrouter",        "perplexity", "ollama",   "vllm",
-    "llamacpp",  "openai-compatible", "mock"};
 
 constexpr int64_t kMaxMs = std::numeric_limits<int32_t>::max();  // ~24.8 days
 constexpr std::size_t kMaxErrors = 50;
@@ -356,6 +350,27 @@ class Loader {
     out = *s;
   }
 
+  void set_str(const YAML::Node& v, const std::string& path, std::string& out) {
+    if (auto s = nonempty(v, path)) out = *s;
+  }
+
+  void string_map(const YAML::Node& v, const std::string& path,
+                  std::map<std::string, std::string>& out) {
+    if (!v.IsMap()) {
+      error(v, path, "must be a mapping of strings");
+      return;
+    }
+    for (const auto& kv : v) {
+      const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      const std::string p = key_path(path, name);
+      if (name.empty()) {
+        error(kv.first, p, "must be a non-empty string");
+        continue;
+      }
+      if (auto value = str(kv.second, p)) out[name] = *value;
+    }
+  }
+
   void headers(const YAML::Node& v, const std::string& path, ProviderConfig& out) {
     if (!v.IsMap()) {
       error(v, path, "must be a mapping");
@@ -407,7 +422,9 @@ class Loader {
     std::set<std::string> got;
     int kind_line = 0;
     each_key(v, path,
-             {"name", "kind", "base_url", "api_key", "ca_file", "headers", "models", "timeouts"},
+             {"name", "kind", "base_url", "api_key", "ca_file", "headers", "models", "timeouts",
+              "api_version", "region", "account_id", "aws_access_key_id",
+              "aws_secret_access_key", "aws_session_token", "options"},
              [&](const std::string& k, const YAML::Node& x, const std::string& p) {
                got.insert(k);
                if (k == "name") {
@@ -424,11 +441,11 @@ class Loader {
                  auto s = nonempty(x, p);
                  kind_line = line_of(x);
                  if (!s) return;
-                 if (find_vendor(*s) == nullptr) {
+                 if (find_provider_kind(*s) == nullptr) {
                    std::string list, near;
-                   for (const char* a : kKinds) {
-                     list += list.empty() ? a : std::string(", ") + a;
-                     if (near.empty() && distance(*s, a) <= 2) near = a;
+                   for (std::string_view a : provider_kinds()) {
+                     list += list.empty() ? std::string(a) : ", " + std::string(a);
+                     if (near.empty() && distance(*s, std::string(a)) <= 2) near = a;
                    }
                    error(x, p,
                          "unknown kind '" + *s + "' (" +
@@ -458,11 +475,18 @@ class Loader {
                  }
                }
                if (k == "timeouts") timeouts(x, p, out.timeouts);
+               if (k == "api_version") set_str(x, p, out.api_version);
+               if (k == "region") set_str(x, p, out.region);
+               if (k == "account_id") set_str(x, p, out.account_id);
+               if (k == "aws_access_key_id") out.aws_access_key_id = secret(x, p);
+               if (k == "aws_secret_access_key") out.aws_secret_access_key = secret(x, p);
+               if (k == "aws_session_token") out.aws_session_token = secret(x, p);
+               if (k == "options") string_map(x, p, out.options);
              });
     if (!v.IsMap()) return;
     require(v, path, got, {"name", "kind"});
     // The vendor table decides what a kind needs; checked here too so that the error has a line.
-    const VendorSpec* vendor = out.kind.empty() ? nullptr : find_vendor(out.kind);
+    const ProviderKind* vendor = out.kind.empty() ? nullptr : find_provider_kind(out.kind);
     const int at = kind_line ? kind_line : line_of(v);
     if (vendor && vendor->default_base_url.empty() && out.kind != "mock" &&
         !got.count("base_url")) {

@@ -6,7 +6,7 @@
 
 #include "policies/api_key/api_key_policy.h"
 #include "providers/openai_compatible.h"
-#include "providers/vendors.h"
+#include "providers/registry.h"
 
 namespace torii {
 namespace json = boost::json;
@@ -39,7 +39,7 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
                                                        const std::string& builtin_mock_url) {
   auto s = std::make_shared<Snapshot>();
   for (const auto& pc : config.providers) {
-    const VendorSpec* vendor = find_vendor(pc.kind);
+    const ProviderKind* vendor = find_provider_kind(pc.kind);
     if (!vendor)
       return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");
     std::string base = pc.kind == "mock" ? builtin_mock_url
@@ -53,7 +53,9 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
                                        pc.kind + "'");
     auto ep = make_endpoint(base, pc.ca_file, pc.timeouts);
     if (!ep) return ApiError::invalid_request("provider '" + pc.name + "': " + ep.error().message);
-    auto p = make_openai_compatible(pc, *vendor, std::move(*ep));
+    auto made = vendor->make(pc, std::move(*ep));
+    if (!made) return made.error();
+    auto p = std::move(*made);
     s->provider_by_name[pc.name] = p.get();
     s->providers.push_back(std::move(p));
   }

@@ -1,7 +1,7 @@
 #include "gateway/gateway.h"
 
 
-#include "api/openai_chat.h"
+#include "api/inbound.h"
 #include "core/log.h"
 #include "core/request_id.h"
 #include "pipeline/runner.h"
@@ -41,11 +41,26 @@ class Gateway final : public Handler {
       co_return;
     }
     InboundApi api = InboundApi::unknown;
-    std::string_view method;
-    if (path == "/v1/chat/completions" || path == "/chat/completions") {
+    std::string_view method = "POST";
+    const InboundCodec* codec = nullptr;
+    std::string_view api_path = path;
+    if (api_path.starts_with("/v1/")) api_path.remove_prefix(3);  // the /v1 prefix is optional
+    if (api_path == "/chat/completions") {
       api = InboundApi::openai_chat;
-      method = "POST";
-    } else if (path == "/v1/models" || path == "/models") {
+      codec = &openai_chat_codec();
+    } else if (api_path == "/messages") {
+      api = InboundApi::anthropic_messages;
+      codec = &anthropic_messages_codec();
+    } else if (api_path == "/messages/count_tokens") {
+      api = InboundApi::anthropic_count_tokens;
+      codec = &anthropic_messages_codec();
+    } else if (api_path == "/responses") {
+      api = InboundApi::openai_responses;
+      codec = &openai_responses_codec();
+    } else if (api_path == "/completions") {
+      api = InboundApi::openai_completions;
+      codec = &openai_completions_codec();
+    } else if (api_path == "/models") {
       api = InboundApi::openai_models;
       method = "GET";
     }
@@ -69,6 +84,7 @@ class Gateway final : public Handler {
     ctx.snapshot = snapshots_.get();
     ctx.head = &head;
     ctx.api = api;
+    ctx.codec = codec;
     ctx.timings.start = Clock::now();
     co_await run_pipeline(ctx, ex);
   }

@@ -1,6 +1,6 @@
 #include "gateway/proxy.h"
 
-#include "api/openai_chat.h"
+#include "api/inbound.h"
 #include "config/snapshot.h"
 #include "core/log.h"
 #include "pipeline/runner.h"
@@ -16,49 +16,72 @@ constexpr std::size_t kMaxResponseBody = 64u << 20;
 
 enum class Outcome { done, next_target, stop };
 
-// Ends a stream that already started with an error event: never a clean [DONE].
-Task<void> fail_stream(RequestContext& ctx, Exchange& ex, const ApiError& e) {
-  ctx.error = e;
-  std::string out;
-  append_sse_data(out, to_openai_json(e));
-  if (co_await ex.write(out)) co_await ex.finish_stream();
+// The answer's extra headers: request id, the provider's rate limits, ignored hints.
+void answer_headers(const RequestContext& ctx, Headers& h) {
+  h.emplace_back("x-request-id", ctx.request_id);
+  for (const auto& kv : ctx.upstream_rate_limits) h.push_back(kv);
+  if (!ctx.ignored.empty()) {
+    std::string list;
+    for (const auto& f : ctx.ignored) list += (list.empty() ? "" : ",") + f;
+    h.emplace_back("x-torii-ignored-params", std::move(list));
+  }
 }
 
 Headers stream_headers(const RequestContext& ctx) {
-  return {{"content-type", "text/event-stream"},
-          {"cache-control", "no-cache"},
-          {"x-request-id", ctx.request_id}};
+  Headers h{{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}};
+  answer_headers(ctx, h);
+  return h;
 }
+
+// Runs the policies' on_chunk (reverse order) on each event, then hands it to the encoder.
+class PolicySink final : public StreamSink {
+ public:
+  PolicySink(RequestContext& ctx, std::size_t ran, StreamEncoder& enc)
+      : ctx_(ctx), ran_(ran), enc_(enc) {}
+  std::optional<ApiError> rejected;
+
+  void event(const StreamEvent& e) override {
+    if (e.kind == StreamEvent::Kind::start && e.name.empty()) {
+      StreamEvent named = e;  // providers that do not name the model (Bedrock, Cohere)
+      named.name = ctx_.upstream_model;
+      if (pass(StreamChunk{&named, {}, {}, false})) enc_.event(named);
+      return;
+    }
+    if (pass(StreamChunk{&e, {}, {}, false})) enc_.event(e);
+  }
+  void raw(std::string_view name, std::string_view data, bool usage_only) override {
+    if (pass(StreamChunk{nullptr, name, data, usage_only})) enc_.raw(name, data, usage_only);
+  }
+
+ private:
+  bool pass(const StreamChunk& c) {
+    if (rejected) return false;
+    const auto& chain = ctx_.snapshot->policies;
+    for (std::size_t i = ran_; i-- > 0;) {
+      Verdict v = chain[i]->on_chunk(ctx_, c);
+      if (v.kind() == Verdict::Kind::reject) {
+        rejected = v.error();
+        return false;
+      }
+    }
+    return true;
+  }
+  RequestContext& ctx_;
+  std::size_t ran_;
+  StreamEncoder& enc_;
+};
 
 // Forwards a 2xx streamed answer. Returns next_target only when nothing reached the client.
 Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& provider,
-                           UpstreamResponse& resp, std::size_t ran, ApiError& last) {
-  const auto& chain = ctx.snapshot->policies;
-  auto decoder = provider.stream_decoder();
-  SseParser parser;
-  std::string out;
+                           bool passthrough, UpstreamResponse& resp, std::size_t ran,
+                           ApiError& last) {
+  auto decoder = provider.stream_decoder(passthrough);
+  InboundInfo info{ctx.model, true, ctx.client_wants_usage};
+  auto encoder = ctx.codec->stream_encoder(info);
+  std::string& out = encoder->out;
+  PolicySink sink(ctx, ran, *encoder);
   bool done = false;
-  bool rejected = false;  // the failure is a policy's verdict, not the upstream's
   std::optional<ApiError> failure;
-
-  auto emit = [&](StreamChunk&& chunk) {
-    if (failure) return;
-    if (chunk.usage_only && !ctx.client_wants_usage) return;  // we asked for it, they did not
-    for (std::size_t i = ran; i-- > 0;) {
-      Verdict v = chain[i]->on_chunk(ctx, chunk);
-      if (v.kind() == Verdict::Kind::reject) {
-        failure = v.error();
-        rejected = true;
-        return;
-      }
-    }
-    append_sse_data(out, chunk.data);
-  };
-  auto on_event = [&](SseEvent& ev) {
-    auto r = decoder->on_event(ev, emit, ctx.usage, done);
-    if (!r) failure = r.error();
-    return !failure && !done;
-  };
 
   for (;;) {
     auto piece = co_await resp.read_some();
@@ -66,15 +89,16 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
       failure = piece.error();
     } else if (piece->empty()) {
       break;  // the body ended cleanly
-    } else if (!done && !parser.feed(*piece, on_event) && !failure && !done) {
-      failure = ApiError::bad_gateway("upstream stream event exceeds the size limit");
+    } else if (!done) {
+      if (auto r = decoder->feed(*piece, sink, ctx.usage, done); !r) failure = r.error();
     }
+    if (sink.rejected && !failure) failure = sink.rejected;
     if (failure && !ex.response_started() && out.empty()) {
       // Nothing reached the client: an upstream failure may go to the next target; a policy's
       // reject is the answer (another provider would not change the verdict).
       last = *failure;
-      last.retryable = !rejected;
-      co_return rejected ? Outcome::stop : Outcome::next_target;
+      last.retryable = !sink.rejected;
+      co_return sink.rejected ? Outcome::stop : Outcome::next_target;
     }
     if (!out.empty()) {
       if (!ex.response_started()) {
@@ -93,7 +117,12 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
       out.clear();
     }
     if (failure) {
-      co_await fail_stream(ctx, ex, *failure);
+      // The stream already started: end it with the format's error event, never a clean end.
+      // (Inline: GCC 12 mis-compiled this as a separate coroutine taking the encoder.)
+      ctx.error = *failure;
+      encoder->fail(*failure);
+      bool sent = co_await ex.write(out);
+      if (sent) co_await ex.finish_stream();
       co_return Outcome::stop;
     }
     if (done) {
@@ -110,28 +139,33 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
     ctx.stream_started = true;
     if (!co_await ex.start_stream(200, stream_headers(ctx))) co_return Outcome::stop;
   }
-  if (co_await ex.write(kSseDone)) co_await ex.finish_stream();
+  encoder->finish();
+  if (co_await ex.write(out)) co_await ex.finish_stream();
   else ctx.client_disconnected = true;
   co_return Outcome::done;
 }
 
 // Forwards a 2xx whole answer.
 Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& provider,
-                          UpstreamResponse& resp, std::size_t ran, ApiError& last) {
+                          bool passthrough, UpstreamResponse& resp, std::size_t ran,
+                          ApiError& last) {
   auto body = co_await resp.read_all(kMaxResponseBody);
   if (!body) {
     last = body.error();
     last.retryable = true;
     co_return Outcome::next_target;
   }
-  auto decoded = provider.decode_chat(std::move(*body));
+  auto decoded = provider.decode_chat(std::move(*body), passthrough);
   if (!decoded) {
     last = decoded.error();
     last.retryable = true;
     co_return Outcome::next_target;
   }
-  ctx.usage = decoded->usage;
-  ResponseView view{200, decoded->body};
+  ctx.usage = decoded->result.usage;
+  if (!passthrough && decoded->result.model.empty()) decoded->result.model = ctx.upstream_model;
+  std::string answer =
+      passthrough ? std::move(decoded->raw) : ctx.codec->encode_result(decoded->result);
+  ResponseView view{200, answer};
   const auto& chain = ctx.snapshot->policies;
   for (std::size_t i = ran; i-- > 0;) {
     Verdict v = co_await chain[i]->on_response(ctx, view);
@@ -143,7 +177,8 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
   ctx.status = view.status;
   ctx.timings.first_byte = Clock::now();
   // (GCC 12 mis-compiles a braced header list inside a co_await expression: build it first.)
-  Headers headers{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
+  Headers headers{{"content-type", "application/json"}};
+  answer_headers(ctx, headers);
   if (!co_await ex.respond(view.status, std::move(headers), std::move(view.body)))
     ctx.client_disconnected = true;
   co_return Outcome::done;
@@ -156,7 +191,21 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
     last = ApiError::invalid_request("provider '" + provider.name() + "' cannot stream", "stream");
     co_return Outcome::next_target;
   }
-  auto req = provider.encode_chat(ChatCall{ctx.request, target.model, ctx.stream});
+  const WireFormat format = ctx.codec->format();
+  const bool passthrough = provider.speaks(format);
+  ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored};
+  if (passthrough) {
+    call.raw = &ctx.request;
+  } else {
+    auto canonical = canonical_request(ctx);
+    if (!canonical) {  // the request itself cannot be translated: no target would do better
+      last = canonical.error();
+      co_return Outcome::stop;
+    }
+    call.request = *canonical;
+  }
+  ctx.ignored.clear();
+  auto req = provider.encode_chat(call);
   if (!req) {
     last = req.error();
     co_return Outcome::next_target;
@@ -186,8 +235,10 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
   }
   ctx.provider = provider.name();
   ctx.upstream_model = target.model;
-  Outcome o = ctx.stream ? co_await relay_stream(ctx, ex, provider, resp, ran, last)
-                         : co_await relay_whole(ctx, ex, provider, resp, ran, last);
+  ctx.upstream_rate_limits.clear();
+  provider.rate_limit_headers(resp, ctx.upstream_rate_limits);
+  Outcome o = ctx.stream ? co_await relay_stream(ctx, ex, provider, passthrough, resp, ran, last)
+                         : co_await relay_whole(ctx, ex, provider, passthrough, resp, ran, last);
   attempt.elapsed = Clock::now() - started;
   if (o == Outcome::next_target) attempt.error = last.message;
   co_return o;

@@ -20,6 +20,15 @@
 
 namespace torii {
 
+// One streamed event as policies see it: canonical (`event`, when the provider's format is not
+// the client's), or passthrough (`data`, the event in the client's own format; `name` is its
+// SSE event name, empty for OpenAI).
+struct StreamChunk {
+  const StreamEvent* event = nullptr;
+  std::string_view name, data;
+  bool usage_only = false;  // OpenAI's trailing usage chunk
+};
+
 // What a hook decided.
 class Verdict {
  public:
@@ -76,9 +85,10 @@ class Policy {
   // After the body is decoded (ctx.request, ctx.model are set). Default: next.
   virtual Task<Verdict> on_request(RequestContext& ctx) { co_return Verdict::next(); }
 
-  // For each streamed chunk before it is written to the client. May edit the chunk; a reject
-  // ends the stream with an error event. Synchronous: it runs per chunk. Default: next.
-  virtual Verdict on_chunk(RequestContext& ctx, StreamChunk& chunk) { return Verdict::next(); }
+  // For each streamed event before it is encoded for the client. A reject ends the stream with
+  // an error event (or, before the first byte, is the answer). Synchronous: it runs per event.
+  // Default: next.
+  virtual Verdict on_chunk(RequestContext& ctx, const StreamChunk& chunk) { return Verdict::next(); }
 
   // On the whole non-streamed answer before it is written. May edit it. Default: next.
   virtual Task<Verdict> on_response(RequestContext& ctx, ResponseView& response) {

@@ -32,8 +32,18 @@ struct Principal {
   const std::map<std::string, std::string>* metadata = nullptr;
 };
 
-// The inbound API the client spoke.
-enum class InboundApi { unknown, openai_chat, openai_models };
+// The inbound API the client spoke (its codec, for the chat-like ones, is ctx.codec).
+enum class InboundApi {
+  unknown,
+  openai_chat,
+  openai_models,
+  anthropic_messages,
+  anthropic_count_tokens,
+  openai_responses,
+  openai_completions,
+};
+
+class InboundCodec;
 
 // One upstream try.
 struct Attempt {
@@ -74,7 +84,13 @@ struct RequestContext {
   int worker = 0;
 
   InboundApi api = InboundApi::unknown;
+  const InboundCodec* codec = nullptr;  // the client's wire format (errors use its shape)
   boost::json::object request{boost::json::storage_ptr(&json_memory_)};  // the decoded body
+  // The canonical form of `request`, built on first need (a provider that does not speak the
+  // client's format, or a policy that reads messages): see canonical_request() in runner.h.
+  std::unique_ptr<ChatRequest> canonical;
+  std::vector<std::string> ignored;  // hints dropped in translation (x-torii-ignored-params)
+  Headers upstream_rate_limits;      // the answering provider's rate-limit headers, x-ratelimit-*
   std::string model;            // as the client asked
   bool stream = false;
   bool client_wants_usage = false;  // stream_options.include_usage was set by the client

@@ -1,8 +1,10 @@
 #include "pipeline/runner.h"
 
-#include "api/openai_chat.h"
+#include "api/inbound.h"
 #include "config/snapshot.h"
 #include "core/log.h"
+#include "api/anthropic_messages.h"
+#include "gateway/count_tokens.h"
 #include "gateway/proxy.h"
 
 namespace torii {
@@ -17,7 +19,18 @@ Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e) {
   if (!ctx.error) ctx.error = e;
   Headers h{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
   if (!e.retry_after.empty()) h.emplace_back("retry-after", e.retry_after);
-  co_await ex.respond(e.status, std::move(h), to_openai_json(e));
+  // (Built first: GCC 12 mis-compiles a conditional temporary inside a co_await expression.)
+  std::string body = ctx.codec ? ctx.codec->error_body(e) : to_openai_json(e);
+  co_await ex.respond(e.status, std::move(h), std::move(body));
+}
+
+Result<const ChatRequest*> canonical_request(RequestContext& ctx) {
+  if (!ctx.canonical) {
+    auto c = std::make_unique<ChatRequest>();
+    if (auto r = ctx.codec->to_canonical(ctx.request, *c); !r) return r.error();
+    ctx.canonical = std::move(c);
+  }
+  return ctx.canonical.get();
 }
 
 namespace {
@@ -88,7 +101,10 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   }
   ctx.timings.body_read = Clock::now();
 
-  auto info = decode_openai_chat(ex.body(), ctx.request);
+  // count_tokens takes a Messages body without max_tokens.
+  auto info = ctx.api == InboundApi::anthropic_count_tokens
+                  ? parse_anthropic_request(ex.body(), ctx.request, /*require_max_tokens=*/false)
+                  : ctx.codec->parse(ex.body(), ctx.request);
   if (!info) {
     co_await send_error(ctx, ex, info.error());
     co_return;
@@ -117,7 +133,8 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
     co_await send_error(ctx, ex, e);
     co_return;
   }
-  co_await proxy_chat(ctx, ex, ran);
+  if (ctx.api == InboundApi::anthropic_count_tokens) co_await count_tokens(ctx, ex);
+  else co_await proxy_chat(ctx, ex, ran);
 }
 
 }  // namespace torii

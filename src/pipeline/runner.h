@@ -11,7 +11,11 @@ namespace torii {
 // destroyed at shutdown).
 Task<void> run_pipeline(RequestContext& ctx, Exchange& ex);
 
-// Answers with `e` in the shape of ctx.api (OpenAI today), with x-request-id and Retry-After.
+// Answers with `e` in the shape of the client's API (ctx.codec; OpenAI when unset), with
+// x-request-id and Retry-After.
 Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e);
+
+// The canonical form of ctx.request, decoded on first call (errors are the client's: 400s).
+Result<const ChatRequest*> canonical_request(RequestContext& ctx);
 
 }  // namespace torii

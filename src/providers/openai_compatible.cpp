@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "providers/openai_format.h"
+
 namespace torii {
 namespace json = boost::json;
 
@@ -68,6 +70,7 @@ static int64_t int_or(const json::object& o, std::string_view k) {
 
 Usage parse_openai_usage(const json::object& u) {
   Usage usage;
+  usage.cache_write_tokens = int_or(u, "cache_write_tokens");
   usage.prompt_tokens = int_or(u, "prompt_tokens");
   usage.completion_tokens = int_or(u, "completion_tokens");
   usage.total_tokens = int_or(u, "total_tokens");
@@ -188,6 +191,7 @@ bool find_usage(std::string_view body, Usage& usage) {
   usage.completion_tokens = scan_int(obj, "\"completion_tokens\"");
   usage.total_tokens = scan_int(obj, "\"total_tokens\"");
   usage.cached_tokens = scan_int(obj, "\"cached_tokens\"");
+  usage.cache_write_tokens = scan_int(obj, "\"cache_write_tokens\"");
   usage.reasoning_tokens = scan_int(obj, "\"reasoning_tokens\"");
   return usage.known();
 }
@@ -200,17 +204,17 @@ bool contains(std::string_view hay, std::string_view needle) {
   return ::memmem(hay.data(), hay.size(), needle.data(), needle.size()) != nullptr;
 }
 
-class OpenAiStreamDecoder final : public StreamDecoder {
+// Passthrough: the client speaks OpenAI too, so chunks go out as they came; only events that
+// may carry usage or an error are parsed.
+class OpenAiPassthroughDecoder final : public SseStreamDecoder {
  public:
-  Result<void> on_event(const SseEvent& ev, const std::function<void(StreamChunk&&)>& emit,
-                        Usage& usage, bool& done) override {
+  Result<void> on_event(const SseEvent& ev, StreamSink& sink, Usage& usage, bool& done) override {
     std::string_view data = ev.data;
     if (data == "[DONE]") {
       done = true;
       return {};
     }
-    StreamChunk chunk;
-    // Only events that may carry usage or an error are parsed; the rest pass through as sent.
+    bool usage_only = false;
     // OpenAI puts "usage":null in every chunk of a stream that asked for usage.
     bool maybe_usage = contains(data, "\"usage\"") && !contains(data, "\"usage\":null");
     if (maybe_usage || contains(data, "\"error\"")) {
@@ -224,13 +228,35 @@ class OpenAiStreamDecoder final : public StreamDecoder {
       if (auto u = o.if_contains("usage"); u && u->is_object()) {
         usage = parse_openai_usage(u->get_object());
         auto c = o.if_contains("choices");
-        chunk.usage_only = !c || (c->is_array() && c->get_array().empty());
+        usage_only = !c || (c->is_array() && c->get_array().empty());
       }
     }
-    chunk.data.assign(data);
-    emit(std::move(chunk));
+    sink.raw({}, data, usage_only);
     return {};
   }
+};
+
+// Translating: the client speaks another format; chunks become canonical events.
+class OpenAiEventDecoder final : public SseStreamDecoder {
+ public:
+  Result<void> on_event(const SseEvent& ev, StreamSink& sink, Usage& usage, bool& done) override {
+    if (ev.data == "[DONE]") {
+      done = true;
+      return {};
+    }
+    if (contains(ev.data, "\"error\"")) {
+      boost::system::error_code ec;
+      json::value v = json::parse(ev.data, ec);
+      if (!ec && v.is_object())
+        if (auto err = v.get_object().if_contains("error"); err && !err->is_null())
+          return ApiError::bad_gateway("upstream stream failed: " + upstream_message(ev.data));
+    }
+    return openai_chunk_to_events(ev.data, started_, usage,
+                                  [&](const StreamEvent& e) { sink.event(e); });
+  }
+
+ private:
+  bool started_ = false;
 };
 
 class OpenAiCompatible final : public Provider {
@@ -239,46 +265,73 @@ class OpenAiCompatible final : public Provider {
       : name_(c.name), vendor_(v), endpoint_(std::move(ep)), models_(c.models) {
     caps_.chat = true;
     caps_.chat_stream = true;
+    caps_.tools = true;
+    caps_.stream_tools = true;
+    caps_.images = true;
+    caps_.documents = true;
+    caps_.json_mode = true;
+    caps_.json_schema = true;
+    caps_.thinking = true;
     caps_.stream_usage_option = v.stream_usage_option;
-    path_ = endpoint_.base_path + "/chat/completions";
+    dialect_.stream_usage_option = v.stream_usage_option && !v.strip_stream_options;
+    dialect_.max_completion_tokens = v.kind == "openai" || v.kind == "azure";
+    dialect_.reasoning_content = false;
+    path_ = VendorPath(v, endpoint_.base_path, c);
     std::string block = "Content-Type: application/json\r\nUser-Agent: torii\r\n";
-    if (v.auth == AuthStyle::bearer && !c.api_key.empty())
-      block += "Authorization: Bearer " + c.api_key.value + "\r\n";
+    block += vendor_auth_line(v, c.api_key.value);
     for (const auto& [k, val] : c.headers) block += k + ": " + val + "\r\n";
     headers_json_ = block + "Accept: application/json\r\n";
     headers_sse_ = block + "Accept: text/event-stream\r\n";
   }
 
   const std::string& name() const override { return name_; }
+  std::string_view kind() const override { return vendor_.kind; }
+  bool speaks(WireFormat f) const override { return f == WireFormat::openai_chat; }
   const Capabilities& capabilities() const override { return caps_; }
   const Endpoint& endpoint() const override { return endpoint_; }
   const std::vector<std::string>& models() const override { return models_; }
 
   Result<UpstreamRequest> encode_chat(const ChatCall& call) const override {
     UpstreamRequest r;
-    r.path = path_;
+    r.path = path_.chat(call.upstream_model);
     r.header_block = call.stream ? headers_sse_ : headers_json_;
-    r.body = encode_openai_body(call.request, call.upstream_model, call.stream, vendor_);
+    if (call.raw) {
+      r.body = encode_openai_body(*call.raw, call.upstream_model, call.stream, vendor_);
+      return r;
+    }
+    auto body = canonical_to_openai_request(*call.request, call.upstream_model, call.stream,
+                                            dialect_, name_, *call.ignored);
+    if (!body) return body.error();
+    r.body = std::move(*body);
     return r;
   }
 
-  Result<ChatResponse> decode_chat(std::string&& body) const override {
+  Result<ChatResponse> decode_chat(std::string&& body, bool passthrough) const override {
     ChatResponse out;
-    if (!find_usage(body, out.usage)) {
+    if (!passthrough) {
+      auto r = openai_response_to_canonical(body, name_);
+      if (!r) return r.error();
+      out.result = std::move(*r);
+      out.result.usage.complete();
+      return out;
+    }
+    Usage& usage = out.result.usage;
+    if (!find_usage(body, usage)) {
       // No usage where providers put it (the end): parse the whole answer to be sure.
       boost::system::error_code ec;
       json::value v = json::parse(body, ec);
       if (ec || !v.is_object())
         return ApiError::bad_gateway("provider '" + name_ + "' returned a body that is not JSON");
       if (auto u = v.get_object().if_contains("usage"); u && u->is_object())
-        out.usage = parse_openai_usage(u->get_object());
+        usage = parse_openai_usage(u->get_object());
     }
-    out.body = std::move(body);
+    out.raw = std::move(body);
     return out;
   }
 
-  std::unique_ptr<StreamDecoder> stream_decoder() const override {
-    return std::make_unique<OpenAiStreamDecoder>();
+  std::unique_ptr<StreamDecoder> stream_decoder(bool passthrough) const override {
+    if (passthrough) return std::make_unique<OpenAiPassthroughDecoder>();
+    return std::make_unique<OpenAiEventDecoder>();
   }
 
   ApiError map_error(int status, std::string_view body, std::string_view retry_after) const override {
@@ -291,7 +344,8 @@ class OpenAiCompatible final : public Provider {
   Endpoint endpoint_;
   std::vector<std::string> models_;
   Capabilities caps_;
-  std::string path_;
+  OpenAiDialect dialect_;
+  VendorPath path_;
   std::string headers_json_, headers_sse_;  // prebuilt header lines (they hold the key)
 };
 

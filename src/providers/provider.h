@@ -7,10 +7,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
 #include "core/result.h"
+#include "providers/canonical.h"
 #include "server/http.h"
 #include "upstream/endpoint.h"
 #include "upstream/http_client.h"
@@ -18,75 +20,121 @@
 
 namespace torii {
 
-// What a provider can do. The gateway answers a clear 400 for anything not announced here;
-// providers never implement "unsupported" stubs.
+// The wire formats torii speaks, inbound (clients) and outbound (providers).
+enum class WireFormat : uint8_t {
+  openai_chat,         // POST /v1/chat/completions
+  anthropic_messages,  // POST /v1/messages
+  openai_responses,    // POST /v1/responses
+  openai_completions,  // POST /v1/completions (legacy)
+  native,              // a provider's own format no client speaks (Gemini, Bedrock, Cohere…)
+};
+
+// What a provider can do. The conformance suite (tests/conformance) reads these lists; the
+// gateway answers a clear 400 for a request that needs something not announced here.
+// Providers never implement "unsupported" stubs.
 struct Capabilities {
   bool chat = false;
   bool chat_stream = false;
+  bool tools = false;
+  bool stream_tools = false;     // tool calls arrive as streamed deltas
+  bool images = false;           // image parts in user messages
+  bool documents = false;        // document (PDF) parts
+  bool json_mode = false;        // response_format json_object
+  bool json_schema = false;      // response_format json_schema, enforced by the provider
+  bool thinking = false;         // reasoning effort / thinking budget, thinking in answers
   bool stream_usage_option = false;  // accepts stream_options.include_usage
-};
-
-// Token usage as reported by the provider (OpenAI's names; -1 = not reported).
-struct Usage {
-  int64_t prompt_tokens = -1;
-  int64_t completion_tokens = -1;
-  int64_t total_tokens = -1;
-  int64_t cached_tokens = -1;     // prompt_tokens_details.cached_tokens
-  int64_t reasoning_tokens = -1;  // completion_tokens_details.reasoning_tokens
-  bool known() const { return prompt_tokens >= 0 || completion_tokens >= 0; }
 };
 
 // Reads OpenAI's "usage" object; fields absent stay -1.
 Usage parse_openai_usage(const boost::json::object& usage);
 
-// A chat call in canonical form: the decoded OpenAI request (the canonical shape), the model
-// name at the provider, and whether to stream.
+// A chat call for one target.
 struct ChatCall {
-  const boost::json::object& request;  // as the client sent it (unknown fields included)
+  WireFormat inbound = WireFormat::openai_chat;  // the client's format
+  // The client's decoded JSON, as sent (unknown fields included). A provider that speaks the
+  // inbound format forwards it with small edits (passthrough): see Provider::speaks.
+  const boost::json::object* raw = nullptr;
+  // The canonical request; set when the provider does not speak the inbound format.
+  const ChatRequest* request = nullptr;
   std::string_view upstream_model;
   bool stream = false;
+  // Hints the encoder dropped (no counterpart at the provider); reported to the client in
+  // `x-torii-ignored-params`. Never null.
+  std::vector<std::string>* ignored = nullptr;
 };
 
-// A decoded non-streamed chat answer: the body to send the client (OpenAI shape) and usage.
+// A decoded non-streamed answer: `raw` (passthrough: the body for the client, unchanged) or
+// `result` (canonical). result.usage is filled in both cases.
 struct ChatResponse {
-  std::string body;
-  Usage usage;
+  std::string raw;
+  ChatResult result;
 };
 
-// One event for the client's stream, in OpenAI's chunk shape (the JSON after "data: ").
-struct StreamChunk {
-  std::string data;
-  bool usage_only = false;  // the trailing usage chunk (choices empty)
+// Where a stream's output goes (the inbound API's encoder, behind the policies' on_chunk).
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // A canonical event (the provider does not speak the client's format).
+  virtual void event(const StreamEvent& e) = 0;
+  // Passthrough: one native event, already in the client's format. `name` is the SSE event
+  // name (empty for OpenAI), `data` its data. `usage_only`: OpenAI's trailing usage chunk.
+  virtual void raw(std::string_view name, std::string_view data, bool usage_only) = 0;
 };
 
-// Turns a provider's stream, one SSE event at a time, into OpenAI chunks. One per stream.
+// Turns one upstream stream's body into events for a sink. One per stream.
 class StreamDecoder {
  public:
   virtual ~StreamDecoder() = default;
-  // Called for each upstream event. Emits zero or more chunks through `emit`; sets `usage`
-  // when the event carried usage; returns an error for an upstream error event or an
-  // undecodable one. `done` is set when the provider signalled the end ([DONE] or equivalent).
-  virtual Result<void> on_event(const SseEvent& event, const std::function<void(StreamChunk&&)>& emit,
-                                Usage& usage, bool& done) = 0;
+  // Called with each piece of the body as it arrives (split anywhere). Sets `usage` when an
+  // event carried usage; returns an error for an upstream error event or an undecodable one;
+  // sets `done` when the provider signalled the end ([DONE], message_stop…).
+  virtual Result<void> feed(std::string_view bytes, StreamSink& sink, Usage& usage, bool& done) = 0;
+};
+
+// A StreamDecoder for providers that answer with Server-Sent Events: one call per event.
+class SseStreamDecoder : public StreamDecoder {
+ public:
+  Result<void> feed(std::string_view bytes, StreamSink& sink, Usage& usage, bool& done) final;
+  virtual Result<void> on_event(const SseEvent& event, StreamSink& sink, Usage& usage,
+                                bool& done) = 0;
+
+ private:
+  SseParser parser_;
 };
 
 class Provider {
  public:
   virtual ~Provider() = default;
   virtual const std::string& name() const = 0;
+  // The config kind ("openai", "anthropic", "gemini"…).
+  virtual std::string_view kind() const = 0;
   virtual const Capabilities& capabilities() const = 0;
   virtual const Endpoint& endpoint() const = 0;
   // Models listed by GET /v1/models, without the "<provider>/" prefix.
   virtual const std::vector<std::string>& models() const = 0;
+  // True when the provider speaks `format` natively: encode_chat then gets call.raw (no
+  // canonical request), decode_chat fills ChatResponse::raw, and the stream decoder calls
+  // StreamSink::raw. The fast path: nothing is translated or serialised twice.
+  virtual bool speaks(WireFormat format) const { return false; }
 
-  // Builds the upstream request for a chat call. An error is a client error (400).
+  // Builds the upstream request for a chat call. An error is a client error (400) that names
+  // the field and the provider.
   virtual Result<UpstreamRequest> encode_chat(const ChatCall& call) const = 0;
-  // Decodes a 2xx non-streamed answer.
-  virtual Result<ChatResponse> decode_chat(std::string&& body) const = 0;
+  // Decodes a 2xx non-streamed answer (passthrough: the client's format is the provider's).
+  virtual Result<ChatResponse> decode_chat(std::string&& body, bool passthrough) const = 0;
   // A decoder for a 2xx streamed answer.
-  virtual std::unique_ptr<StreamDecoder> stream_decoder() const = 0;
+  virtual std::unique_ptr<StreamDecoder> stream_decoder(bool passthrough) const = 0;
   // Maps a non-2xx upstream answer to the error the client sees (never the raw body blindly).
   virtual ApiError map_error(int status, std::string_view body, std::string_view retry_after) const = 0;
+  // Builds the upstream request for Anthropic's POST /v1/messages/count_tokens (call.raw = the
+  // client's Anthropic body: rewrite "model" to call.upstream_model, drop "max_tokens" and
+  // "stream"). Default: an error (the gateway then estimates).
+  virtual Result<UpstreamRequest> encode_count_tokens(const ChatCall& call) const {
+    return ApiError::invalid_request("provider '" + name() + "' cannot count tokens");
+  }
+  // Copies the provider's rate-limit headers as OpenAI's x-ratelimit-* names (the default
+  // copies x-ratelimit-* as they are). They go to the client and the audit.
+  virtual void rate_limit_headers(const UpstreamResponse& response, Headers& out) const;
 };
 
 }  // namespace torii

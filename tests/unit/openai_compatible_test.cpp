@@ -35,7 +35,7 @@ json::object encode(const json::object& req, std::string_view model, bool stream
 
 TEST(VendorTable, KnownKindsAndUnknown) {
   for (auto k : {"openai", "mistral", "groq", "deepseek", "ovh", "scaleway", "huggingface", "xai",
-                 "cerebras", "together", "fireworks", "openrouter", "perplexity", "ollama", "vllm",
+                 "cerebras", "together", "fireworks", "openrouter", "perplexity", "ollama-openai", "vllm",
                  "llamacpp", "openai-compatible", "mock"})
     EXPECT_NE(find_vendor(k), nullptr) << k;
   EXPECT_EQ(find_vendor("anthropic-ish"), nullptr);
@@ -237,18 +237,24 @@ class OpenAiProvider : public ::testing::Test {
     provider_ = make_openai_compatible(cfg_, vendor("openai"), std::move(*ep));
   }
 
-  struct Out {
+  struct Chunk {
+    std::string data;
+    bool usage_only = false;
+  };
+  struct Out : StreamSink {
     Result<void> result;
-    std::vector<StreamChunk> chunks;
+    std::vector<Chunk> chunks;
+    std::vector<StreamEvent::Kind> events;
     Usage usage;
     bool done = false;
+    void event(const StreamEvent& e) override { events.push_back(e.kind); }
+    void raw(std::string_view, std::string_view data, bool usage_only) override {
+      chunks.push_back({std::string(data), usage_only});
+    }
   };
   Out feed(StreamDecoder& d, std::string data) {
     Out o;
-    SseEvent ev;
-    ev.data = std::move(data);
-    o.result = d.on_event(ev, [&](StreamChunk&& c) { o.chunks.push_back(std::move(c)); },
-                          o.usage, o.done);
+    o.result = d.feed("data: " + data + "\n\n", o, o.usage, o.done);
     return o;
   }
 
@@ -260,7 +266,9 @@ TEST_F(OpenAiProvider, EncodeChatBuildsTheUpstreamRequest) {
   EXPECT_EQ(provider_->name(), "up");
   EXPECT_EQ(provider_->models(), std::vector<std::string>{"gpt-4o-mini"});
   json::object req = obj(R"({"model":"up/gpt-4o-mini","messages":[{"role":"user"}]})");
-  auto r = provider_->encode_chat(ChatCall{req, "gpt-4o-mini", true});
+  std::vector<std::string> ignored;
+  auto r = provider_->encode_chat(
+      ChatCall{WireFormat::openai_chat, &req, nullptr, "gpt-4o-mini", true, &ignored});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->path, "/v1/chat/completions");
   std::string_view block = r->header_block;
@@ -268,7 +276,8 @@ TEST_F(OpenAiProvider, EncodeChatBuildsTheUpstreamRequest) {
   EXPECT_NE(block.find("Accept: text/event-stream\r\n"), std::string_view::npos);
   EXPECT_NE(block.find("X-Extra: 1\r\n"), std::string_view::npos);
   EXPECT_NE(block.find("Content-Type: application/json\r\n"), std::string_view::npos);
-  auto whole = provider_->encode_chat(ChatCall{req, "gpt-4o-mini", false});
+  auto whole = provider_->encode_chat(
+      ChatCall{WireFormat::openai_chat, &req, nullptr, "gpt-4o-mini", false, &ignored});
   ASSERT_TRUE(whole.ok());
   EXPECT_NE(whole->header_block.find("Accept: application/json\r\n"), std::string_view::npos);
   json::value body = json::parse(r->body);
@@ -278,12 +287,12 @@ TEST_F(OpenAiProvider, EncodeChatBuildsTheUpstreamRequest) {
 
 TEST_F(OpenAiProvider, DecodeChatParsesUsageAndKeepsBody) {
   std::string body = R"({"id":"c1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}})";
-  auto r = provider_->decode_chat(std::string(body));
+  auto r = provider_->decode_chat(std::string(body), true);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->body, body);
-  EXPECT_EQ(r->usage.prompt_tokens, 3);
-  EXPECT_EQ(r->usage.completion_tokens, 4);
-  auto bad = provider_->decode_chat("not json");
+  EXPECT_EQ(r->raw, body);
+  EXPECT_EQ(r->result.usage.prompt_tokens, 3);
+  EXPECT_EQ(r->result.usage.completion_tokens, 4);
+  auto bad = provider_->decode_chat("not json", true);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().status, 502);
 }
@@ -291,27 +300,27 @@ TEST_F(OpenAiProvider, DecodeChatParsesUsageAndKeepsBody) {
 TEST_F(OpenAiProvider, DecodeChatFindsOnlyTopLevelUsage) {
   // Usage first, a nested "usage" later: the top-level one counts.
   auto r = provider_->decode_chat(
-      R"({"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"x":{"usage":{"prompt_tokens":99}}}]})");
+      R"({"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[{"x":{"usage":{"prompt_tokens":99}}}]})", true);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->usage.prompt_tokens, 1);
-  EXPECT_EQ(r->usage.completion_tokens, 2);
+  EXPECT_EQ(r->result.usage.prompt_tokens, 1);
+  EXPECT_EQ(r->result.usage.completion_tokens, 2);
   // Only a nested "usage": none at the top level.
-  r = provider_->decode_chat(R"({"id":"a","meta":{"usage":{"prompt_tokens":99}}})");
+  r = provider_->decode_chat(R"({"id":"a","meta":{"usage":{"prompt_tokens":99}}})", true);
   ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->usage.known());
+  EXPECT_FALSE(r->result.usage.known());
   // "usage" as a string value, and escaped inside a string.
   r = provider_->decode_chat(
-      R"({"usage":{"prompt_tokens":5},"k":"usage","s":"\"usage\":{\"prompt_tokens\":9}}"})");
+      R"({"usage":{"prompt_tokens":5},"k":"usage","s":"\"usage\":{\"prompt_tokens\":9}}"})", true);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->usage.prompt_tokens, 5);
+  EXPECT_EQ(r->result.usage.prompt_tokens, 5);
   // Whitespace around the usage object, as pretty-printed answers have it.
-  r = provider_->decode_chat("{\n  \"id\": \"x\",\n  \"usage\" : {\"prompt_tokens\": 8}\n}\n");
+  r = provider_->decode_chat("{\n  \"id\": \"x\",\n  \"usage\" : {\"prompt_tokens\": 8}\n}\n", true);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->usage.prompt_tokens, 8);
+  EXPECT_EQ(r->result.usage.prompt_tokens, 8);
 }
 
 TEST_F(OpenAiProvider, StreamDoneSetsDone) {
-  auto d = provider_->stream_decoder();
+  auto d = provider_->stream_decoder(true);
   Out o = feed(*d, "[DONE]");
   EXPECT_TRUE(o.result.ok());
   EXPECT_TRUE(o.done);
@@ -319,7 +328,7 @@ TEST_F(OpenAiProvider, StreamDoneSetsDone) {
 }
 
 TEST_F(OpenAiProvider, StreamPlainChunkPassesThroughUnchanged) {
-  auto d = provider_->stream_decoder();
+  auto d = provider_->stream_decoder(true);
   // Odd spacing and key order must survive: the chunk is not re-serialised.
   std::string chunk =
       R"({"id":"x", "object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi \"error\""}}]})";
@@ -333,7 +342,7 @@ TEST_F(OpenAiProvider, StreamPlainChunkPassesThroughUnchanged) {
 }
 
 TEST_F(OpenAiProvider, StreamUsageOnlyChunk) {
-  auto d = provider_->stream_decoder();
+  auto d = provider_->stream_decoder(true);
   std::string chunk =
       R"({"id":"x","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18,)"
       R"("prompt_tokens_details":{"cached_tokens":5},"completion_tokens_details":{"reasoning_tokens":3}}})";
@@ -351,7 +360,7 @@ TEST_F(OpenAiProvider, StreamUsageOnlyChunk) {
 
 TEST_F(OpenAiProvider, StreamUsageInLastContentChunkIsNotUsageOnly) {
   // Mistral's shape: usage rides on the chunk with finish_reason.
-  auto d = provider_->stream_decoder();
+  auto d = provider_->stream_decoder(true);
   Out o = feed(*d, R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],)"
                    R"("usage":{"prompt_tokens":1,"completion_tokens":2}})");
   ASSERT_TRUE(o.result.ok());
@@ -367,7 +376,7 @@ TEST_F(OpenAiProvider, StreamUsageInLastContentChunkIsNotUsageOnly) {
 }
 
 TEST_F(OpenAiProvider, StreamErrorEventIsAnError) {
-  auto d = provider_->stream_decoder();
+  auto d = provider_->stream_decoder(true);
   Out o = feed(*d, R"({"error":{"message":"overloaded","type":"server_error"}})");
   ASSERT_FALSE(o.result.ok());
   EXPECT_EQ(o.result.error().status, 502);

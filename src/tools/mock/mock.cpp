@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "tools/mock/mock_format.h"
 #include "tools/mock/mock_wire.h"
 
 namespace torii {
@@ -66,16 +67,20 @@ std::string lower(std::string_view s) {
 class MockHandler final : public Handler {
  public:
   explicit MockHandler(MockOptions options)
-      : defaults_(MockKnobs::from_options(options)), models_json_(models_json(options.models)) {}
+      : defaults_(MockKnobs::from_options(options)),
+        models_json_(models_json(options.models)),
+        formats_(mock_formats()),
+        format_requests_(new Counter[formats_.size()]) {}
 
   Task<void> handle(Exchange& ex) override;
 
  private:
   static std::string models_json(const std::vector<std::string>& models);
-  Task<void> chat(Exchange& ex);
-  Task<void> stream(Exchange& ex, const MockKnobs& knobs, const MockWords& words,
-                    std::string_view model, MockUsage usage, bool include_usage);
+  Task<void> chat(Exchange& ex, std::size_t format_index);
+  Task<void> stream(Exchange& ex, const MockFormat& format, const MockKnobs& knobs,
+                    const MockScript& script);
   Task<void> send_error(Exchange& ex, const ApiError& e);
+  Task<void> send_error(Exchange& ex, const MockFormat& format, const ApiError& e);
   void record_last(Exchange& ex);
   std::string stats_json() const;
   std::string reset();
@@ -83,6 +88,8 @@ class MockHandler final : public Handler {
 
   const MockKnobs defaults_;
   const std::string models_json_;
+  const std::vector<const MockFormat*>& formats_;
+  std::unique_ptr<Counter[]> format_requests_;  // chat requests per format, as formats_
   Counter requests_, chat_requests_, streams_started_, streams_completed_, streams_aborted_,
       streams_reset_, active_streams_, next_id_;
   std::mutex last_mutex_;
@@ -105,6 +112,12 @@ Task<void> MockHandler::send_error(Exchange& ex, const ApiError& e) {
   co_await ex.respond(e.status, std::move(headers), to_openai_json(e));
 }
 
+Task<void> MockHandler::send_error(Exchange& ex, const MockFormat& format, const ApiError& e) {
+  Headers headers = json_headers();
+  if (!e.retry_after.empty()) headers.emplace_back("retry-after", e.retry_after);
+  co_await ex.respond(e.status, std::move(headers), format.error_body(e));
+}
+
 Task<void> MockHandler::handle(Exchange& ex) {
   ++requests_;
   const RequestHead& head = ex.head();
@@ -123,8 +136,10 @@ Task<void> MockHandler::handle(Exchange& ex) {
     co_await ex.respond(405, std::move(headers), to_openai_json(e));
   };
 
-  if (path == "/v1/chat/completions" || path == "/chat/completions") {
-    if (post) co_await chat(ex);
+  std::size_t format = 0;
+  while (format < formats_.size() && !formats_[format]->matches(path)) ++format;
+  if (format < formats_.size()) {
+    if (post) co_await chat(ex, format);
     else co_await wrong_method("POST");
   } else if (path == "/v1/models" || path == "/models") {
     if (get) co_await ex.respond(200, json_headers(), models_json_);
@@ -152,6 +167,7 @@ std::string MockHandler::reset() {
   for (Counter* c : {&requests_, &chat_requests_, &streams_started_, &streams_completed_,
                      &streams_aborted_, &streams_reset_})
     c->reset();
+  for (std::size_t i = 0; i < formats_.size(); ++i) format_requests_[i].reset();
   {
     std::lock_guard lock(last_mutex_);
     last_.valid = false;
@@ -159,8 +175,8 @@ std::string MockHandler::reset() {
   return R"({"status":"reset"})";
 }
 
-// Every chat request lands here, so once warm it does not allocate: the strings are assigned into the
-// previous request's storage (their capacity is reused) and the body is swapped, not copied.
+// Every chat request lands here, so once warm it does not allocate: the strings are assigned into
+// the previous request's storage (their capacity is reused) and the body is swapped, not copied.
 // The lock is held for a few hundred bytes of copying; it is the mock's only shared write.
 void MockHandler::record_last(Exchange& ex) {
   const RequestHead& head = ex.head();
@@ -216,56 +232,36 @@ std::string MockHandler::stats_json() const {
   o["streams_aborted"] = streams_aborted_.get();
   o["streams_reset"] = streams_reset_.get();
   o["active_streams"] = active_streams_.get();
+  json::object formats;
+  for (std::size_t i = 0; i < formats_.size(); ++i)
+    formats[formats_[i]->name()] = format_requests_[i].get();
+  o["formats"] = std::move(formats);
   return json::serialize(o);
 }
 
-Task<void> MockHandler::chat(Exchange& ex) {
+Task<void> MockHandler::chat(Exchange& ex, std::size_t format_index) {
+  const MockFormat& format = *formats_[format_index];
   switch (co_await ex.read_body()) {
     case BodyError::none: break;
     case BodyError::too_large:
-      co_return co_await send_error(ex, ApiError::too_large("request body too large"));
+      co_return co_await send_error(ex, format, ApiError::too_large("request body too large"));
     case BodyError::malformed:
-      co_return co_await send_error(ex, ApiError::invalid_request("malformed request body"));
+      co_return co_await send_error(ex, format,
+                                    ApiError::invalid_request("malformed request body"));
     default: co_return;  // closed or timed out: nobody to answer
   }
   ++chat_requests_;
-  json::error_code ec;
-  const json::value doc = json::parse(ex.body(), ec);
-  record_last(ex);
-  if (ec)
-    co_return co_await send_error(
-        ex, ApiError::invalid_request("malformed JSON in request body: " + ec.message()));
-  const json::object* req = doc.if_object();
-  if (!req)
-    co_return co_await send_error(
-        ex, ApiError::invalid_request("request body must be a JSON object"));
-  const json::value* model = req->if_contains("model");
-  if (!model || !model->is_string() || model->get_string().empty())
-    co_return co_await send_error(
-        ex, ApiError::invalid_request("'model' is required and must be a string", "model"));
-  const json::value* messages = req->if_contains("messages");
-  if (!messages || !messages->is_array())
-    co_return co_await send_error(
-        ex, ApiError::invalid_request("'messages' is required and must be an array",
-                                      "messages"));
-  bool streaming = false;
-  if (const json::value* s = req->if_contains("stream"); s && !s->is_null()) {
-    if (!s->is_bool())
-      co_return co_await send_error(
-          ex, ApiError::invalid_request("'stream' must be a boolean", "stream"));
-    streaming = s->get_bool();
-  }
-  bool include_usage = false;
-  if (const json::value* so = req->if_contains("stream_options"); so && so->is_object()) {
-    const json::value* iu = so->get_object().if_contains("include_usage");
-    include_usage = iu && iu->is_bool() && iu->get_bool();
-  }
+  ++format_requests_[format_index];
+  Result<MockTurn> parsed = format.parse(ex.head().target, ex.head().headers, ex.body());
+  record_last(ex);  // after parse: it takes the body away
+  if (!parsed) co_return co_await send_error(ex, format, parsed.error());
+  const MockTurn& turn = *parsed;
 
   MockKnobs knobs = defaults_;
   if (auto r = apply_header_knobs(knobs, ex.head().headers); !r)
-    co_return co_await send_error(ex, r.error());
-  if (const json::value* mock = req->if_contains("mock"))
-    if (auto r = apply_body_knobs(knobs, *mock); !r) co_return co_await send_error(ex, r.error());
+    co_return co_await send_error(ex, format, r.error());
+  if (auto r = apply_body_knobs(knobs, turn.knobs); !r)
+    co_return co_await send_error(ex, format, r.error());
 
   const int fault = knobs.fault_status(knobs.fail_percent >= 0 ? roll_percent() : 0);
   if (fault) {
@@ -274,27 +270,23 @@ Task<void> MockHandler::chat(Exchange& ex) {
     }
     ApiError e = mock_fault_error(fault);
     if (knobs.retry_after >= 0) e.retry_after = std::to_string(knobs.retry_after);
-    co_return co_await send_error(ex, e);
+    co_return co_await send_error(ex, format, e);
   }
 
-  const std::int64_t total = knobs.total_words();
-  const MockWords words(*messages, total);
-  const MockUsage usage{estimate_prompt_tokens(*messages), total};
-  const std::string_view model_name = model->get_string();
-  if (streaming)
-    co_return co_await stream(ex, knobs, words, model_name, usage, include_usage);
+  const MockWords words(turn.last_user_text, knobs.total_words());
+  MockScript script = make_mock_script(turn, knobs, words);
+  script.id = "mock-" + std::to_string(++next_id_);
+  script.created = std::time(nullptr);
+  if (turn.stream) co_return co_await stream(ex, format, knobs, script);
 
   if (const int delay = knobs.latency_ms + knobs.stall_ms; delay > 0) {
     if (!co_await sleep_ms(delay)) co_return;
   }
-  const std::string id = "chatcmpl-mock-" + std::to_string(++next_id_);
-  co_await ex.respond(200, json_headers(),
-                      build_completion_json(id, std::time(nullptr), model_name, words, total,
-                                            usage));
+  co_await ex.respond(200, json_headers(), format.whole(script));
 }
 
-Task<void> MockHandler::stream(Exchange& ex, const MockKnobs& k, const MockWords& words,
-                               std::string_view model, MockUsage usage, bool include_usage) {
+Task<void> MockHandler::stream(Exchange& ex, const MockFormat& format, const MockKnobs& k,
+                               const MockScript& s) {
   ++streams_started_;
   ++active_streams_;
   struct Active {  // leaves active_streams on every exit, also on cancellation
@@ -306,7 +298,8 @@ Task<void> MockHandler::stream(Exchange& ex, const MockKnobs& k, const MockWords
     if (!co_await sleep_ms(k.latency_ms)) co_return;
   }
   // A named variable: GCC 12 rejects a braced list inside a co_await expression.
-  Headers sse_headers{{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}};
+  Headers sse_headers{{"content-type", std::string(format.stream_content_type())},
+                      {"cache-control", "no-cache"}};
   if (!co_await ex.start_stream(200, std::move(sse_headers))) {
     ++streams_aborted_;
     co_return;
@@ -315,11 +308,9 @@ Task<void> MockHandler::stream(Exchange& ex, const MockKnobs& k, const MockWords
     if (!co_await sleep_ms(k.ttft_ms)) co_return;
   }
 
-  const MockChunks chunks("chatcmpl-mock-" + std::to_string(++next_id_), std::time(nullptr),
-                          model);
   std::string buf;
   buf.reserve(k.interval_ms > 0 ? 512 : kBatchBytes / 4);
-  chunks.append_role(buf);
+  format.stream_start(buf, s);
 
   auto flush = [&]() -> Task<bool> {
     if (buf.empty()) co_return true;
@@ -328,8 +319,8 @@ Task<void> MockHandler::stream(Exchange& ex, const MockKnobs& k, const MockWords
     if (!ok) ++streams_aborted_;
     co_return ok;
   };
-  const int reset_at = k.reset_after_chunks >= 0 ? std::min(k.reset_after_chunks, k.chunks) : -1;
-  const int stall_at = k.stall_ms > 0 ? std::min(k.stall_after_chunks, k.chunks) : -1;
+  const int reset_at = k.reset_after_chunks >= 0 ? std::min(k.reset_after_chunks, s.chunks) : -1;
+  const int stall_at = k.stall_ms > 0 ? std::min(k.stall_after_chunks, s.chunks) : -1;
   // At the top of iteration i, content chunks [0, i) are sent or buffered. With interval_ms 0
   // the chunks are batched into few writes: a zero-delay mock must not cost a syscall a chunk.
   std::optional<net::steady_timer> interval_timer;
@@ -346,21 +337,19 @@ Task<void> MockHandler::stream(Exchange& ex, const MockKnobs& k, const MockWords
       if (!co_await flush()) co_return;
       if (!co_await sleep_ms(k.stall_ms)) co_return;
     }
-    if (i == k.chunks) break;
+    if (i == s.chunks) break;
     if (i > 0 && k.interval_ms > 0) {  // the hot wait: one timer per stream, no extra frame
       if (!interval_timer) interval_timer.emplace(co_await net::this_coro::executor);
       interval_timer->expires_after(std::chrono::milliseconds(k.interval_ms));
       auto [ec] = co_await interval_timer->async_wait(net::as_tuple(net::use_awaitable));
       if (ec) co_return;
     }
-    chunks.append_content(buf, words, std::int64_t(i) * k.tokens_per_chunk, k.tokens_per_chunk);
+    format.stream_text(buf, s, std::int64_t(i) * s.tokens_per_chunk, mock_chunk_words(s, i));
     if (k.interval_ms > 0 || buf.size() >= kBatchBytes) {
       if (!co_await flush()) co_return;
     }
   }
-  chunks.append_finish(buf);
-  if (include_usage) chunks.append_usage(buf, usage);
-  MockChunks::append_done(buf);
+  format.stream_end(buf, s);
   if (!co_await flush()) co_return;
   co_await ex.finish_stream();
   ++streams_completed_;

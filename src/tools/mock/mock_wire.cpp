@@ -33,6 +33,11 @@ constexpr KnobSpec kKnobs[] = {
     {"reset_after_chunks", &MockKnobs::reset_after_chunks, 0, 100'000},
     {"stall_ms", &MockKnobs::stall_ms, 0, kMaxMs},
     {"stall_after_chunks", &MockKnobs::stall_after_chunks, 0, 100'000},
+    {"thinking", &MockKnobs::thinking, 0, 1},
+    {"cached_tokens", &MockKnobs::cached_tokens, 0, 100'000'000},
+    {"cache_write_tokens", &MockKnobs::cache_write_tokens, 0, 100'000'000},
+    {"blocked", &MockKnobs::blocked, 0, 1},
+    {"tool_call", &MockKnobs::tool_call, -1, 1},
 };
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -86,17 +91,6 @@ void for_each_text(const json::value& content, Fn&& fn) {
     const auto* text = obj->if_contains("text");
     if (text && text->is_string()) fn(std::string_view(text->get_string()));
   }
-}
-
-void append_usage_object(std::string& out, const MockUsage& u) {
-  out += R"({"prompt_tokens":)";
-  out += std::to_string(u.prompt_tokens);
-  out += R"(,"completion_tokens":)";
-  out += std::to_string(u.completion_tokens);
-  out += R"(,"total_tokens":)";
-  out += std::to_string(u.prompt_tokens + u.completion_tokens);
-  out += R"(,"prompt_tokens_details":{"cached_tokens":0},)";
-  out += R"("completion_tokens_details":{"reasoning_tokens":0}})";
 }
 
 constexpr std::string_view kFallbackWords[] = {
@@ -236,30 +230,37 @@ std::int64_t estimate_prompt_tokens(const json::value& messages) {
   return std::max<std::int64_t>(1, (bytes + 3) / 4);
 }
 
+MockWords::MockWords(std::string_view text, std::int64_t needed) { collect(text, needed); }
+
 MockWords::MockWords(const json::value& messages, std::int64_t needed) {
-  const json::value* last_user = nullptr;
+  std::string text;
   if (const auto* arr = messages.if_array()) {
-    for (auto it = arr->rbegin(); it != arr->rend() && !last_user; ++it) {
+    for (auto it = arr->rbegin(); it != arr->rend(); ++it) {
       const auto* obj = it->if_object();
-      if (!obj) continue;
-      const auto* role = obj->if_contains("role");
-      if (role && role->is_string() && role->get_string() == "user")
-        last_user = obj->if_contains("content");
+      const auto* role = obj ? obj->if_contains("role") : nullptr;
+      if (!role || !role->is_string() || role->get_string() != "user") continue;
+      if (const auto* content = obj->if_contains("content")) append_message_text(text, *content);
+      break;
     }
   }
-  if (last_user) {
-    for_each_text(*last_user, [&](std::string_view text) {
-      std::size_t i = 0;
-      while (i < text.size() && std::int64_t(ends_.size()) < needed) {
-        while (i < text.size() && is_space(text[i])) ++i;
-        std::size_t start = i;
-        while (i < text.size() && !is_space(text[i])) ++i;
-        if (i > start) add(text.substr(start, i - start));
-      }
-    });
+  collect(text, needed);
+}
+
+void MockWords::collect(std::string_view text, std::int64_t needed) {
+  std::size_t i = 0;
+  while (i < text.size() && std::int64_t(ends_.size()) < needed) {
+    while (i < text.size() && is_space(text[i])) ++i;
+    const std::size_t start = i;
+    while (i < text.size() && !is_space(text[i])) ++i;
+    if (i > start) add(text.substr(start, i - start));
   }
   if (ends_.empty())
     for (std::string_view w : kFallbackWords) add(w);
+}
+
+std::string_view MockWords::word(std::size_t i) const {
+  const std::size_t begin = i == 0 ? 0 : ends_[i - 1];
+  return std::string_view(text_).substr(begin, ends_[i] - 1 - begin);
 }
 
 void MockWords::add(std::string_view word) {
@@ -279,67 +280,6 @@ void MockWords::append(std::string& out, std::int64_t first, std::int64_t count)
     out.append(text_, begin, end - begin);
     k += run;
   }
-}
-
-MockChunks::MockChunks(std::string_view id, std::int64_t created, std::string_view model) {
-  prefix_.reserve(128 + model.size());
-  prefix_ += "data: {\"id\":\"";
-  append_json_escaped(prefix_, id);
-  prefix_ += "\",\"object\":\"chat.completion.chunk\",\"created\":";
-  prefix_ += std::to_string(created);
-  prefix_ += ",\"model\":\"";
-  append_json_escaped(prefix_, model);
-  prefix_ += "\",\"choices\":[";
-}
-
-void MockChunks::append_role(std::string& out) const {
-  out += prefix_;
-  out += R"({"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})";
-  out += "\n\n";
-}
-
-void MockChunks::append_content(std::string& out, const MockWords& words, std::int64_t first,
-                                std::int64_t count) const {
-  out += prefix_;
-  out += R"({"index":0,"delta":{"content":")";
-  words.append(out, first, count);
-  out += R"("},"finish_reason":null}]})";
-  out += "\n\n";
-}
-
-void MockChunks::append_finish(std::string& out) const {
-  out += prefix_;
-  out += R"({"index":0,"delta":{},"finish_reason":"stop"}]})";
-  out += "\n\n";
-}
-
-void MockChunks::append_usage(std::string& out, const MockUsage& u) const {
-  out += prefix_;
-  out += R"(],"usage":)";
-  append_usage_object(out, u);
-  out += "}\n\n";
-}
-
-void MockChunks::append_done(std::string& out) { out += "data: [DONE]\n\n"; }
-
-// Hand-built like the chunks: the words are stored escaped, so Boost.JSON would escape twice.
-std::string build_completion_json(std::string_view id, std::int64_t created,
-                                  std::string_view model, const MockWords& words,
-                                  std::int64_t count, const MockUsage& usage) {
-  std::string out;
-  out.reserve(320 + model.size() + static_cast<std::size_t>(count) * 8);
-  out += R"({"id":")";
-  append_json_escaped(out, id);
-  out += R"(","object":"chat.completion","created":)";
-  out += std::to_string(created);
-  out += R"(,"model":")";
-  append_json_escaped(out, model);
-  out += R"(","choices":[{"index":0,"message":{"role":"assistant","content":")";
-  words.append(out, 0, count);
-  out += R"("},"logprobs":null,"finish_reason":"stop"}],"usage":)";
-  append_usage_object(out, usage);
-  out += '}';
-  return out;
 }
 
 ApiError mock_fault_error(int status) {

@@ -30,6 +30,12 @@ struct MockKnobs {
   int reset_after_chunks = -1; // -1 unset; stream: abort the connection after N content chunks
   int stall_ms = 0;            // stop sending this long (non-stream: before the head)
   int stall_after_chunks = 0;  // stream: the stall comes after this many content chunks
+  int thinking = 0;            // 1: answer with a reasoning block even when not asked for
+  int cached_tokens = 0;       // prompt tokens reported as cache reads (added to the prompt)
+  int cache_write_tokens = 0;  // prompt tokens reported as cache writes (added to the prompt)
+  int blocked = 0;             // 1: no text, the format's content-filter finish reason
+  int tool_call = -1;          // -1: call the first declared tool unless the last message is a
+                               // tool result; 0: never call a tool; 1: call it even then
 
   static MockKnobs from_options(const MockOptions& options);
 
@@ -43,7 +49,8 @@ struct MockKnobs {
 };
 
 // Applies every `x-mock-*` header. An unknown knob or a bad value (not a non-negative integer,
-// out of range) is a 400 naming the knob in `param`.
+// out of range) is a 400 naming the knob in `param`. Every knob is an integer >= 0, except
+// tool_call (-1, 0 or 1).
 Result<void> apply_header_knobs(MockKnobs& knobs, const Headers& headers);
 // Applies the body's "mock" field (must be an object of integer knobs). Same errors.
 Result<void> apply_body_knobs(MockKnobs& knobs, const boost::json::value& mock);
@@ -63,13 +70,18 @@ std::int64_t estimate_prompt_tokens(const boost::json::value& messages);
 // by a space (one word = one token).
 class MockWords {
  public:
-  // Collects at most `needed` distinct words (more are never used) from `messages`.
+  // Collects at most `needed` words (more are never used) from `text` (split on whitespace).
+  MockWords(std::string_view text, std::int64_t needed);
+  // The same, from the last "user" message of an OpenAI `messages` array.
   MockWords(const boost::json::value& messages, std::int64_t needed);
   // Appends the JSON-escaped words [first, first + count) (cycling) to `out`.
   void append(std::string& out, std::int64_t first, std::int64_t count) const;
+  // Word i (< size()), JSON-escaped, without its trailing space.
+  std::string_view word(std::size_t i) const;
   std::size_t size() const { return ends_.size(); }
 
  private:
+  void collect(std::string_view text, std::int64_t needed);
   void add(std::string_view word);
   std::string text_;              // escaped words, each followed by a space
   std::vector<std::uint32_t> ends_;  // end offset of each word in text_
@@ -78,8 +90,12 @@ class MockWords {
 struct MockUsage {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
+  std::int64_t cached_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
 };
 
+// OpenAI chat wire pieces (defined in mock_openai.cpp, which serves the OpenAI MockFormat with
+// them; kept here for the micro-benchmark fixtures, which build the bench upstream's bytes).
 // Builds the SSE events of one stream from a small string template: every event shares the
 // prefix `data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[`.
 class MockChunks {
@@ -106,7 +122,7 @@ std::string build_completion_json(std::string_view id, std::int64_t created,
                                   std::string_view model, const MockWords& words,
                                   std::int64_t count, const MockUsage& usage);
 
-// The OpenAI error body for an injected status.
+// The ApiError of an injected status (each format renders it in its own shape).
 ApiError mock_fault_error(int status);
 
 }  // namespace torii
