@@ -2,7 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
-FUZZ_TARGETS ?= fuzz_sse fuzz_chat_request fuzz_eventstream
+FUZZ_TARGETS ?= fuzz_sse fuzz_chat_request fuzz_eventstream fuzz_provider_decoders fuzz_inbound
 JOBS       ?= 2
 CONFIG     ?=
 CMAKE_FLAGS = -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
@@ -11,7 +11,7 @@ TORII       = $(BUILD)/torii
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: setup build run test test-unit test-integration test-clients test-sanitize fuzz bench bench-smoke clean
+.PHONY: setup build run test test-unit test-integration test-clients test-conformance test-sanitize fuzz bench bench-smoke clean
 
 setup:
 	@scripts/setup.sh
@@ -29,7 +29,7 @@ run: setup $(BUILD)/build.ninja
 	$(TORII) serve $(if $(CONFIG),--config $(CONFIG),)
 
 test: build
-	$(MAKE) --no-print-directory test-unit test-integration test-clients fuzz
+	$(MAKE) --no-print-directory test-unit test-integration test-clients test-conformance fuzz
 
 test-unit:
 	$(BUILD)/torii_unit_tests --gtest_brief=1
@@ -40,6 +40,10 @@ test-integration:
 test-clients:
 	TORII_BIN=$(abspath $(TORII)) node --test --test-concurrency=1 tests/clients/
 
+# The provider conformance suite: every adapter x every case through the gateway and `torii mock`.
+test-conformance:
+	TORII_BIN=$(abspath $(TORII)) node --test --test-concurrency=1 tests/conformance/
+
 # Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: setup
 	cmake -S . -B $(BUILD_ASAN) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DTORII_SANITIZE=ON
@@ -49,8 +53,11 @@ test-sanitize: setup
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  TORII_BIN=$(abspath $(BUILD_ASAN)/torii) TORII_SLOW=1 node --test --test-concurrency=1 tests/integration/
 
-# libFuzzer targets (clang) for the SSE parser and the request decoder; FUZZ_SECONDS each.
+# libFuzzer targets (clang) for the SSE parser, the request decoder, the event-stream framing,
+# the providers' answer decoders and the inbound APIs; FUZZ_SECONDS each (FUZZ_SECONDS_CODECS
+# for the last two, which share the build budget with the providers they compile).
 FUZZ_SECONDS ?= 20
+FUZZ_SECONDS_CODECS ?= 20
 fuzz: setup
 	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTORII_FUZZ=ON \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
@@ -58,8 +65,10 @@ fuzz: setup
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD_FUZZ)/corpus/$$t; \
-	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-	  $(BUILD_FUZZ)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  secs=$(FUZZ_SECONDS); \
+	  case $$t in fuzz_provider_decoders|fuzz_inbound) secs=$(FUZZ_SECONDS_CODECS);; esac; \
+	  echo "fuzz: $$t for $${secs}s"; \
+	  $(BUILD_FUZZ)/$$t -max_total_time=$$secs -max_len=4096 \
 	    $(BUILD_FUZZ)/corpus/$$t tests/fuzz/seeds/$$t 2>$(BUILD_FUZZ)/$$t.log \
 	    || { tail -50 $(BUILD_FUZZ)/$$t.log; exit 1; }; \
 	  tail -1 $(BUILD_FUZZ)/$$t.log; \

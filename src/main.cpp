@@ -81,15 +81,16 @@ int serve(const std::string& config_path, const std::string& listen, int workers
       log::warn("provider '{}': api_key is a literal in the config file; prefer ${{env:NAME}} or "
                 "${{file:/path}}", p.name);
 
-  // The built-in mock, for providers of kind "mock" (the demo config has one).
+  // The built-in mock, for providers of kind "mock" or with base_url "builtin-mock" (the demo
+  // config has both).
   std::unique_ptr<Server> mock_server;
   std::string mock_url;
   bool wants_mock = false;
   MockOptions mock_options;
   for (const auto& p : config.providers)
-    if (p.kind == "mock") {
+    if (p.kind == "mock" || p.base_url == kBuiltinMock) {
       wants_mock = true;
-      if (!p.models.empty()) mock_options.models = p.models;
+      if (p.kind == "mock" && !p.models.empty()) mock_options.models = p.models;
     }
   if (wants_mock) {
     ServerOptions mo;
@@ -100,7 +101,7 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     mock_server = std::make_unique<Server>(mo, make_mock_handler(mock_options));
     mock_server->bind();
     mock_server->start();
-    mock_url = "http://127.0.0.1:" + std::to_string(mock_server->port()) + "/v1";
+    mock_url = "http://127.0.0.1:" + std::to_string(mock_server->port());
   }
 
   auto snap = build_snapshot(config, mock_url);

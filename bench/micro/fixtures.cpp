@@ -1,10 +1,51 @@
 #include "fixtures.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "tools/mock/mock_wire.h"
+
+// Counting allocator: every operator new of the process goes through malloc and one relaxed
+// increment (a nanosecond), so each benchmark can report its allocations per call.
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+
+void* counted_alloc(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+
+void* counted_aligned_alloc(std::size_t n, std::align_val_t al) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  const auto a = static_cast<std::size_t>(al);
+  if (void* p = std::aligned_alloc(a, (n + a - 1) / a * a)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_alloc(n); }
+void* operator new[](std::size_t n) { return counted_alloc(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void* operator new(std::size_t n, std::align_val_t al) { return counted_aligned_alloc(n, al); }
+void* operator new[](std::size_t n, std::align_val_t al) { return counted_aligned_alloc(n, al); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace torii::bench {
 namespace json = boost::json;
@@ -81,7 +122,134 @@ std::string build_large_request() {
   return json::serialize(req);
 }
 
+// The conversation of chat_bodies(): ~1 KB of text.
+constexpr std::string_view kSystem =
+    "You are a concise assistant for network engineers. Answer in plain prose, at most three "
+    "short paragraphs, and call get_weather only when the user asks about the weather.";
+constexpr std::string_view kTurn1 =
+    "Our gateway sits between 400 internal services and two LLM providers. How many upstream "
+    "keep-alive connections should it hold per provider?";
+constexpr std::string_view kAnswer1 =
+    "Size the pool from the concurrency you expect, not from the number of services: at 200 "
+    "requests in flight and a median answer of two seconds, 200 to 250 connections per "
+    "provider are enough. Idle connections cost a file descriptor and a little memory each.";
+constexpr std::string_view kTurn2 = "And how long should an idle connection stay open?";
+constexpr std::string_view kAnswer2 =
+    "Keep it a little shorter than the provider's own idle timeout, commonly 60 seconds, so "
+    "that the gateway closes first and never writes a request into a connection being torn "
+    "down. Thirty to fifty seconds is a safe choice.";
+constexpr std::string_view kTurn3 =
+    "Thanks. Last question: does streaming change any of this, and what should we monitor?";
+
+// Deterministic bytes as base64, starting with the PNG signature's encoding.
+std::string base64_image(std::size_t raw_bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string raw = "\x89PNG\r\n\x1a\n";
+  std::uint32_t x = 2463534242u;
+  while (raw.size() < raw_bytes) {  // xorshift32: incompressible, like real image data
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    raw.push_back(static_cast<char>(x & 0xFF));
+  }
+  raw.resize(raw_bytes / 3 * 3);
+  std::string out;
+  out.reserve(raw.size() / 3 * 4);
+  for (std::size_t i = 0; i < raw.size(); i += 3) {
+    const std::uint32_t v = (std::uint32_t(std::uint8_t(raw[i])) << 16) |
+                            (std::uint32_t(std::uint8_t(raw[i + 1])) << 8) |
+                            std::uint8_t(raw[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  return out;
+}
+
+json::object weather_schema() {
+  return json::object{
+      {"type", "object"},
+      {"properties",
+       json::object{{"city", json::object{{"type", "string"}, {"description", "City name"}}},
+                    {"unit", json::object{{"type", "string"},
+                                          {"enum", json::array{"celsius", "fahrenheit"}}}}}},
+      {"required", json::array{"city"}}};
+}
+constexpr std::string_view kToolDescription = "Current weather for a city.";
+
+ChatBodies build_chat_bodies(bool large) {
+  const std::string image = large ? image_base64() : std::string();
+  const std::string data_url = "data:image/png;base64," + image;
+  const std::string_view turns[] = {kTurn1, kAnswer1, kTurn2, kAnswer2, kTurn3};
+  auto role = [](int i) { return i % 2 == 0 ? "user" : "assistant"; };
+  ChatBodies b;
+
+  json::array oa{json::object{{"role", "system"}, {"content", kSystem}}};
+  json::array an, rs;
+  for (int i = 0; i < 5; ++i) {
+    const bool with_image = large && i == 4;
+    json::value oc(turns[i]), ac(turns[i]), rc(turns[i]);
+    if (with_image) {
+      oc = json::array{json::object{{"type", "text"}, {"text", turns[i]}},
+                       json::object{{"type", "image_url"},
+                                    {"image_url", json::object{{"url", data_url}}}}};
+      ac = json::array{json::object{{"type", "text"}, {"text", turns[i]}},
+                       json::object{{"type", "image"},
+                                    {"source", json::object{{"type", "base64"},
+                                                            {"media_type", "image/png"},
+                                                            {"data", image}}}}};
+      rc = json::array{json::object{{"type", "input_text"}, {"text", turns[i]}},
+                       json::object{{"type", "input_image"}, {"image_url", data_url}}};
+    }
+    oa.push_back(json::object{{"role", role(i)}, {"content", std::move(oc)}});
+    an.push_back(json::object{{"role", role(i)}, {"content", std::move(ac)}});
+    rs.push_back(json::object{{"role", role(i)}, {"content", std::move(rc)}});
+  }
+  b.openai_chat = json::serialize(json::object{
+      {"model", "gpt-4o-mini"},
+      {"messages", std::move(oa)},
+      {"tools", json::array{json::object{
+                    {"type", "function"},
+                    {"function", json::object{{"name", "get_weather"},
+                                              {"description", kToolDescription},
+                                              {"parameters", weather_schema()}}}}}},
+      {"temperature", 0.7},
+      {"max_tokens", 512}});
+  b.anthropic_messages = json::serialize(json::object{
+      {"model", "claude-sonnet-4-5"},
+      {"max_tokens", 512},
+      {"system", kSystem},
+      {"messages", std::move(an)},
+      {"tools", json::array{json::object{{"name", "get_weather"},
+                                         {"description", kToolDescription},
+                                         {"input_schema", weather_schema()}}}},
+      {"temperature", 0.7}});
+  b.openai_responses = json::serialize(json::object{
+      {"model", "gpt-4o-mini"},
+      {"instructions", kSystem},
+      {"input", std::move(rs)},
+      {"tools", json::array{json::object{{"type", "function"},
+                                         {"name", "get_weather"},
+                                         {"description", kToolDescription},
+                                         {"parameters", weather_schema()}}}},
+      {"temperature", 0.7},
+      {"max_output_tokens", 512}});
+  return b;
+}
+
 }  // namespace
+
+const std::string& image_base64() {
+  static const std::string s = base64_image(45'000);
+  return s;
+}
+
+const ChatBodies& chat_bodies(bool large) {
+  static const ChatBodies small_bodies = build_chat_bodies(false);
+  static const ChatBodies large_bodies = build_chat_bodies(true);
+  return large ? large_bodies : small_bodies;
+}
+
+std::uint64_t allocation_count() { return g_allocations.load(std::memory_order_relaxed); }
 
 const OpenAiStream& openai_stream() {
   static const OpenAiStream s = build_stream();

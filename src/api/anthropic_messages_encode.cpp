@@ -130,6 +130,7 @@ class AnthropicStreamEncoder final : public StreamEncoder {
         if (e.text.empty()) break;
         open(Block::thinking, R"({"type":"thinking","thinking":""})");
         delta(open_index_, R"({"type":"signature_delta","signature":)", e.text);
+        signed_ = true;
         break;
       case K::redacted_thinking: {
         std::string block = R"({"type":"redacted_thinking","data":)";
@@ -230,6 +231,11 @@ class AnthropicStreamEncoder final : public StreamEncoder {
 
   void close() {
     if (open_ == Block::none) return;
+    // Every thinking block ends with a signature (the SDK's type requires one). A provider
+    // that signs nothing (OpenAI-format reasoning) gets "", as in the whole answer.
+    if (open_ == Block::thinking && !signed_)
+      delta(open_index_, R"({"type":"signature_delta","signature":)", "");
+    signed_ = false;
     std::string d = R"({"type":"content_block_stop","index":)";
     append_int(d, open_index_);
     d.push_back('}');
@@ -287,6 +293,7 @@ class AnthropicStreamEncoder final : public StreamEncoder {
   bool passthrough_ = false;
   Block open_ = Block::none;
   int open_index_ = -1;
+  bool signed_ = false;  // the open thinking block got its signature
   int next_index_ = 0;
   std::vector<int> tool_blocks_;  // tool call ordinal → block index
   std::string_view stop_reason_;  // a static string (anthropic_stop_reason)

@@ -28,6 +28,9 @@ struct UpstreamTimeouts {
   std::chrono::milliseconds idle{120'000};        // between two reads of the body
 };
 
+// base_url value meaning "the gateway's in-process mock" (torii mock speaks every kind's format).
+inline constexpr std::string_view kBuiltinMock = "builtin-mock";
+
 struct ProviderConfig {
   std::string name;       // how models address it: "<name>/<model>"
   std::string kind;       // vendor kind: openai, mistral, groq, ..., openai-compatible, mock

@@ -34,6 +34,28 @@ Config default_config() {
   mock.models = {"mock-1", "gpt-4o-mini"};
   cfg.providers.push_back(std::move(mock));
 
+  // The same mock behind the native adapters, so that translation can be tried offline:
+  // e.g. "mock-anthropic/mock-1" goes OpenAI → Anthropic Messages → mock → back.
+  auto native = [&](std::string name, std::string kind) -> ProviderConfig& {
+    ProviderConfig p;
+    p.name = std::move(name);
+    p.kind = std::move(kind);
+    p.base_url = std::string(kBuiltinMock);
+    p.api_key.reference = "<demo>";
+    p.api_key.value = "demo-provider-key";
+    p.models = {"mock-1"};
+    cfg.providers.push_back(std::move(p));
+    return cfg.providers.back();
+  };
+  native("mock-anthropic", "anthropic");
+  native("mock-gemini", "gemini");
+  native("mock-ollama", "ollama");
+  native("mock-cohere", "cohere");
+  ProviderConfig& bedrock = native("mock-bedrock", "bedrock");
+  bedrock.region = "us-east-1";
+  bedrock.aws_access_key_id.value = "AKIDDEMO";
+  bedrock.aws_secret_access_key.value = "demo-secret";
+
   RouteConfig demo_route;
   demo_route.name = "demo";
   demo_route.targets = {"mock/mock-1"};

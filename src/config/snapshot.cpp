@@ -7,6 +7,7 @@
 #include "policies/api_key/api_key_policy.h"
 #include "providers/openai_compatible.h"
 #include "providers/registry.h"
+#include "providers/vendors.h"
 
 namespace torii {
 namespace json = boost::json;
@@ -42,7 +43,14 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     const ProviderKind* vendor = find_provider_kind(pc.kind);
     if (!vendor)
       return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");
-    std::string base = pc.kind == "mock" ? builtin_mock_url
+    // The built-in mock serves OpenAI paths under /v1 and native paths from its root.
+    const bool builtin = pc.kind == "mock" || pc.base_url == kBuiltinMock;
+    const bool openai_paths = find_vendor(pc.kind) != nullptr;
+    if (builtin && builtin_mock_url.empty())
+      return ApiError::invalid_request("provider '" + pc.name +
+                                       "': the built-in mock is not running (it starts only "
+                                       "when the config at startup uses it)");
+    std::string base = builtin              ? builtin_mock_url + (openai_paths ? "/v1" : "")
                        : pc.base_url.empty() ? std::string(vendor->default_base_url)
                                              : pc.base_url;
     if (base.empty())

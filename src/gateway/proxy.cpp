@@ -41,9 +41,11 @@ class PolicySink final : public StreamSink {
   std::optional<ApiError> rejected;
 
   void event(const StreamEvent& e) override {
-    if (e.kind == StreamEvent::Kind::start && e.name.empty()) {
-      StreamEvent named = e;  // providers that do not name the model (Bedrock, Cohere)
-      named.name = ctx_.upstream_model;
+    if (e.kind == StreamEvent::Kind::start && (e.name.empty() || e.id.empty())) {
+      // Providers that do not name the model (Bedrock, Cohere) or the answer (Ollama).
+      StreamEvent named = e;
+      if (named.name.empty()) named.name = ctx_.upstream_model;
+      if (named.id.empty()) named.id = ctx_.request_id;
       if (pass(StreamChunk{&named, {}, {}, false})) enc_.event(named);
       return;
     }
@@ -162,7 +164,10 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
     co_return Outcome::next_target;
   }
   ctx.usage = decoded->result.usage;
-  if (!passthrough && decoded->result.model.empty()) decoded->result.model = ctx.upstream_model;
+  if (!passthrough) {  // providers that do not name the model or the answer
+    if (decoded->result.model.empty()) decoded->result.model = ctx.upstream_model;
+    if (decoded->result.id.empty()) decoded->result.id = ctx.request_id;
+  }
   std::string answer =
       passthrough ? std::move(decoded->raw) : ctx.codec->encode_result(decoded->result);
   ResponseView view{200, answer};
@@ -193,7 +198,7 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
   }
   const WireFormat format = ctx.codec->format();
   const bool passthrough = provider.speaks(format);
-  ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored};
+  ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored, ctx.head};
   if (passthrough) {
     call.raw = &ctx.request;
   } else {
@@ -225,6 +230,8 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
   }
   UpstreamResponse& resp = **sent;
   attempt.status = resp.status();
+  ctx.upstream_rate_limits.clear();  // the last answering provider's, errors included (429s)
+  provider.rate_limit_headers(resp, ctx.upstream_rate_limits);
   if (resp.status() < 200 || resp.status() >= 300) {
     auto body = co_await resp.read_all(kMaxErrorBody);
     last = provider.map_error(resp.status(), body ? std::string_view(*body) : std::string_view(),
@@ -235,8 +242,6 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
   }
   ctx.provider = provider.name();
   ctx.upstream_model = target.model;
-  ctx.upstream_rate_limits.clear();
-  provider.rate_limit_headers(resp, ctx.upstream_rate_limits);
   Outcome o = ctx.stream ? co_await relay_stream(ctx, ex, provider, passthrough, resp, ran, last)
                          : co_await relay_whole(ctx, ex, provider, passthrough, resp, ran, last);
   attempt.elapsed = Clock::now() - started;

@@ -19,6 +19,8 @@ Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e) {
   if (!ctx.error) ctx.error = e;
   Headers h{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
   if (!e.retry_after.empty()) h.emplace_back("retry-after", e.retry_after);
+  for (const auto& kv : ctx.upstream_rate_limits)
+    if (find_header(h, kv.first).empty()) h.push_back(kv);
   // (Built first: GCC 12 mis-compiles a conditional temporary inside a co_await expression.)
   std::string body = ctx.codec ? ctx.codec->error_body(e) : to_openai_json(e);
   co_await ex.respond(e.status, std::move(h), std::move(body));

@@ -132,6 +132,13 @@ struct ChatRequest {
   std::vector<std::string> unknown_fields;
 };
 
+// One mapping between reasoning effort levels and thinking budgets, shared by every adapter so
+// that a level means the same spend everywhere: minimal 1024, low 2048, medium 8192,
+// high 16384 tokens; "none" 0 (thinking off). -1 for an unknown level.
+int64_t effort_thinking_budget(std::string_view effort);
+// The reverse, for providers that take a level (OpenAI): <= 2048 low, <= 8192 medium, else high.
+std::string_view thinking_budget_effort(int64_t budget);
+
 enum class FinishReason : uint8_t { unset, stop, length, tool_calls, content_filter, error };
 
 // "stop", "length", "tool_calls", "content_filter", "error", or "" for unset (OpenAI's names).

@@ -370,7 +370,10 @@ class Cohere final : public Provider {
     } else if (q.thinking_budget) {
       b["thinking"] = json::object{{"type", "enabled"}, {"token_budget", *q.thinking_budget}};
     } else if (!q.reasoning_effort.empty()) {
-      if (q.reasoning_effort == "none") b["thinking"] = json::object{{"type", "disabled"}};
+      int64_t budget = effort_thinking_budget(q.reasoning_effort);  // the shared scale
+      if (budget == 0) b["thinking"] = json::object{{"type", "disabled"}};
+      else if (budget > 0)
+        b["thinking"] = json::object{{"type", "enabled"}, {"token_budget", budget}};
       else b["thinking"] = json::object{{"type", "enabled"}};
     }
     if (stream) b["stream"] = true;

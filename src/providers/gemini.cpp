@@ -341,13 +341,9 @@ class Encoder {
     if (rq_.thinking_budget) {
       budget = *rq_.thinking_budget;
     } else if (!rq_.reasoning_effort.empty()) {
-      // Effort levels as token budgets (Gemini 2.5 takes 128..32768 on Pro, 0..24576 on Flash).
-      const std::string& e = rq_.reasoning_effort;
-      if (e == "minimal") budget = 128;
-      else if (e == "low") budget = 1024;
-      else if (e == "medium") budget = 8192;
-      else if (e == "high") budget = 24576;
-      else return no_counterpart("reasoning_effort", "expected minimal, low, medium or high");
+      budget = effort_thinking_budget(rq_.reasoning_effort);  // the shared scale
+      if (budget < 0)
+        return no_counterpart("reasoning_effort", "expected none, minimal, low, medium or high");
     }
     if (budget != -2) {
       key("thinkingConfig");

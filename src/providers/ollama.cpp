@@ -404,6 +404,7 @@ Result<std::string> Ollama::encode_body(const ChatRequest& q, std::string_view m
   } else if (!q.reasoning_effort.empty()) {
     const auto& r = q.reasoning_effort;
     if (r == "low" || r == "medium" || r == "high") b["think"] = r;
+    else if (r == "minimal") b["think"] = "low";  // Ollama's lowest level
     else b["think"] = r != "none";
   }
   json::object opts = options_;

@@ -485,8 +485,7 @@ Result<std::string> canonical_to_openai_request(const ChatRequest& r, std::strin
     o["reasoning_effort"] = r.reasoning_effort;
   } else if (r.thinking_budget && *r.thinking_budget > 0) {
     // OpenAI takes an effort, not a budget: the nearest level.
-    int64_t b = *r.thinking_budget;
-    o["reasoning_effort"] = b <= 2048 ? "low" : b <= 12288 ? "medium" : "high";
+    o["reasoning_effort"] = thinking_budget_effort(*r.thinking_budget);
   }
   if (!r.user.empty()) o["user"] = r.user;
   if (stream) {

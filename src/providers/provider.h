@@ -61,6 +61,9 @@ struct ChatCall {
   // Hints the encoder dropped (no counterpart at the provider); reported to the client in
   // `x-torii-ignored-params`. Never null.
   std::vector<std::string>* ignored = nullptr;
+  // The client's request head, for the few headers a passthrough forwards (anthropic-beta).
+  // May be null (tests, count_tokens).
+  const RequestHead* client = nullptr;
 };
 
 // A decoded non-streamed answer: `raw` (passthrough: the body for the client, unchanged) or

@@ -200,7 +200,8 @@ function yamlString(s) {
 /**
  * Renders a config YAML. `spec`:
  *   server:    {key: value} merged over test defaults (listen port 0, small limits)
- *   providers: [{name, kind?, base_url, api_key_env?, models?, headers?, timeouts?}]
+ *   providers: [{name, kind?, base_url, api_key_env?, models?, headers?, timeouts?,
+ *                fields?: {api_version|region|account_id|aws_…|…: string}}]
  *   routes:    [{name, targets: [...]}]
  *   apiKeys:   [{name, env}] (the key is read via ${env:NAME})
  */
@@ -225,6 +226,9 @@ export function renderConfig(spec) {
     lines.push(`    kind: ${yamlString(p.kind || 'openai-compatible')}`);
     lines.push(`    base_url: ${yamlString(p.base_url)}`);
     if (p.api_key_env) lines.push(`    api_key: "\${env:${p.api_key_env}}"`);
+    // Kind-specific scalars (api_version, region, account_id, aws_access_key_id…): strings,
+    // rendered as they are (so "${env:NAME}" references work).
+    for (const [k, v] of Object.entries(p.fields || {})) lines.push(`    ${k}: ${yamlString(v)}`);
     lines.push(`    models: [${(p.models || ['mock-1']).map(yamlString).join(', ')}]`);
     if (p.headers) {
       lines.push('    headers:');

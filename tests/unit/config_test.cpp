@@ -403,10 +403,15 @@ TEST(DefaultConfig, DemoWithMockProviderRouteAndKey) {
   EXPECT_TRUE(c.demo);
   EXPECT_EQ(c.server.host, "127.0.0.1");
   EXPECT_EQ(c.server.port, 8080);
-  ASSERT_EQ(c.providers.size(), 1u);
+  ASSERT_EQ(c.providers.size(), 6u);
   EXPECT_EQ(c.providers[0].name, "mock");
   EXPECT_EQ(c.providers[0].kind, "mock");
   EXPECT_EQ(c.providers[0].models, (std::vector<std::string>{"mock-1", "gpt-4o-mini"}));
+  // The native adapters in front of the same built-in mock, to try translation offline.
+  for (std::size_t i = 1; i < c.providers.size(); ++i) {
+    EXPECT_EQ(c.providers[i].name, "mock-" + c.providers[i].kind);
+    EXPECT_EQ(c.providers[i].base_url, kBuiltinMock);
+  }
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_EQ(c.routes[0].name, "demo");
   EXPECT_EQ(c.routes[0].targets, (std::vector<std::string>{"mock/mock-1"}));

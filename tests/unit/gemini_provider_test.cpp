@@ -326,7 +326,7 @@ TEST(GeminiEncode, JsonModesEffortAndToolChoices) {
   rq.reasoning_effort = "low";
   Encoded e = encode(rq);
   EXPECT_EQ(e.body.at("generationConfig"), json::parse(R"({"responseMimeType":"application/json",
-      "thinkingConfig":{"thinkingBudget":1024,"includeThoughts":true}})"));
+      "thinkingConfig":{"thinkingBudget":2048,"includeThoughts":true}})"));
   rq.response_format.kind = ResponseFormat::Kind::json_schema;
   rq.response_format.schema = json::parse(R"({"type":"object","additionalProperties":false,
       "properties":{"a":{"type":"integer"}}})");

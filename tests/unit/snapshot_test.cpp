@@ -11,7 +11,7 @@ namespace torii {
 namespace {
 namespace json = boost::json;
 
-const std::string kMockUrl = "http://127.0.0.1:7777/v1";
+const std::string kMockUrl = "http://127.0.0.1:7777";
 
 ProviderConfig provider(std::string name, std::string kind, std::string base_url,
                         std::vector<std::string> models) {

@@ -283,10 +283,9 @@ class Encoder {
 };
 
 std::optional<int64_t> effort_budget(std::string_view effort) {
-  if (effort == "minimal" || effort == "low") return 1024;
-  if (effort == "medium") return 4096;
-  if (effort == "high") return 16384;
-  return std::nullopt;
+  int64_t b = effort_thinking_budget(effort);
+  if (b <= 0) return std::nullopt;
+  return b;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The Anthropic provider: endpoint, headers, and the codec calls (see providers/anthropic.h).
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "providers/anthropic.h"
 
@@ -71,6 +72,11 @@ class Anthropic final : public Provider {
     r.header_block = call.stream ? headers_sse_ : headers_json_;
     if (call.raw) {
       r.body = encode_anthropic_passthrough(*call.raw, call.upstream_model, call.stream);
+      // Beta features the client opted into (Claude Code sends several) only mean something
+      // to Anthropic itself: forwarded on passthrough only.
+      if (call.client)
+        if (auto beta = call.client->header("anthropic-beta"); !beta.empty())
+          r.headers.emplace_back("anthropic-beta", std::string(beta));
       return r;
     }
     if (!call.request) return ApiError::internal("chat call without a request");
@@ -79,6 +85,21 @@ class Anthropic final : public Provider {
                                          call.ignored ? *call.ignored : scratch);
     if (!body) return body.error();
     r.body = std::move(*body);
+    return r;
+  }
+
+  // POST /v1/messages/count_tokens takes the Messages body's model, system, messages, tools,
+  // tool_choice and thinking; the other fields (max_tokens, stream…) are dropped.
+  Result<UpstreamRequest> encode_count_tokens(const ChatCall& call) const override {
+    if (!call.raw) return ApiError::invalid_request("count_tokens needs the client's body");
+    boost::json::object body;
+    body["model"] = call.upstream_model;
+    for (const char* k : {"system", "messages", "tools", "tool_choice", "thinking"})
+      if (auto v = call.raw->if_contains(k)) body[k] = *v;
+    UpstreamRequest r;
+    r.path = path_ + "/count_tokens";
+    r.header_block = headers_json_;
+    r.body = boost::json::serialize(body);
     return r;
   }
 

@@ -233,13 +233,17 @@ class Encoder {
             if (auto r = document(out_, p, field); !r) return r;
             break;
           case Part::Kind::thinking:
+            // Unsigned reasoning (from another provider) would be rejected by Claude on
+            // Bedrock, and means nothing to the others: dropped, and said so.
+            if (p.signature.empty()) {
+              ignore("thinking");
+              break;
+            }
             begin_block(role);
             out_ += "{\"reasoningContent\":{\"reasoningText\":{\"text\":";
             append_json_string(out_, p.text);
-            if (!p.signature.empty()) {
-              out_ += ",\"signature\":";
-              append_json_string(out_, p.signature);
-            }
+            out_ += ",\"signature\":";
+            append_json_string(out_, p.signature);
             out_ += "}}}";
             break;
           case Part::Kind::redacted_thinking:
@@ -341,13 +345,9 @@ class Encoder {
     if (rq_.thinking_budget) {
       budget = *rq_.thinking_budget;
     } else if (!rq_.reasoning_effort.empty()) {
-      // Effort levels as thinking budgets (Claude on Bedrock takes at least 1024).
-      const std::string& e = rq_.reasoning_effort;
-      if (e == "minimal") budget = 1024;
-      else if (e == "low") budget = 2048;
-      else if (e == "medium") budget = 8192;
-      else if (e == "high") budget = 16384;
-      else return no_counterpart("reasoning_effort", "expected minimal, low, medium or high");
+      budget = effort_thinking_budget(rq_.reasoning_effort);  // the shared scale
+      if (budget < 0)
+        return no_counterpart("reasoning_effort", "expected none, minimal, low, medium or high");
     }
     std::string extra;
     if (budget > 0) {

@@ -84,6 +84,7 @@ class MockHandler final : public Handler {
   void record_last(Exchange& ex);
   std::string stats_json() const;
   std::string reset();
+  Task<void> count_tokens(Exchange& ex);
   std::string last_json();
 
   const MockKnobs defaults_;
@@ -141,6 +142,9 @@ Task<void> MockHandler::handle(Exchange& ex) {
   if (format < formats_.size()) {
     if (post) co_await chat(ex, format);
     else co_await wrong_method("POST");
+  } else if (path == "/v1/messages/count_tokens") {
+    if (post) co_await count_tokens(ex);
+    else co_await wrong_method("POST");
   } else if (path == "/v1/models" || path == "/models") {
     if (get) co_await ex.respond(200, json_headers(), models_json_);
     else co_await wrong_method("GET");
@@ -161,6 +165,32 @@ Task<void> MockHandler::handle(Exchange& ex) {
   } else {
     co_await send_error(ex, ApiError::not_found("unknown path " + std::string(path)));
   }
+}
+
+// Anthropic's count_tokens: {"input_tokens": N}, N about one per 4 bytes of the text under
+// "system", "messages" and "tools" (at least 1). Recorded as the last request.
+Task<void> MockHandler::count_tokens(Exchange& ex) {
+  if (co_await ex.read_body() != BodyError::none) co_return;
+  json::error_code ec;
+  const json::value doc = json::parse(ex.body(), ec);
+  record_last(ex);
+  if (ec || !doc.is_object() || !doc.get_object().contains("messages")) {
+    ApiError e = ApiError::invalid_request("count_tokens needs a JSON body with messages");
+    co_await ex.respond(400, json_headers(), to_anthropic_json(e));
+    co_return;
+  }
+  std::size_t bytes = 0;
+  auto walk = [&](auto& self, const json::value& v) -> void {
+    if (v.is_string()) bytes += v.get_string().size();
+    else if (v.is_array())
+      for (const auto& x : v.get_array()) self(self, x);
+    else if (v.is_object())
+      for (const auto& kv : v.get_object()) self(self, kv.value());
+  };
+  for (const char* k : {"system", "messages", "tools"})
+    if (auto v = doc.get_object().if_contains(k)) walk(walk, *v);
+  const std::int64_t tokens = std::max<std::int64_t>(1, static_cast<std::int64_t>(bytes / 4));
+  co_await ex.respond(200, json_headers(), "{\"input_tokens\":" + std::to_string(tokens) + "}");
 }
 
 std::string MockHandler::reset() {

@@ -37,7 +37,7 @@ MockScript make_mock_script(const MockTurn& turn, const MockKnobs& k, const Mock
   s.model = turn.model;
   s.words = &words;
   s.tokens_per_chunk = k.tokens_per_chunk;
-  s.include_usage = turn.include_usage;
+  s.include_usage = turn.include_usage || k.stream_usage == 1;
   s.blocked = k.blocked == 1;
   s.thinking = turn.thinking || k.thinking == 1;
   s.reasoning_tokens = s.thinking ? kMockThinkingTokens : 0;

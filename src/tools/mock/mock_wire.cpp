@@ -38,6 +38,7 @@ constexpr KnobSpec kKnobs[] = {
     {"cache_write_tokens", &MockKnobs::cache_write_tokens, 0, 100'000'000},
     {"blocked", &MockKnobs::blocked, 0, 1},
     {"tool_call", &MockKnobs::tool_call, -1, 1},
+    {"stream_usage", &MockKnobs::stream_usage, 0, 1},
 };
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }

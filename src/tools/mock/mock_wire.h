@@ -36,6 +36,7 @@ struct MockKnobs {
   int blocked = 0;             // 1: no text, the format's content-filter finish reason
   int tool_call = -1;          // -1: call the first declared tool unless the last message is a
                                // tool result; 0: never call a tool; 1: call it even then
+  int stream_usage = 0;        // 1: a stream always ends with usage, asked for or not (Mistral)
 
   static MockKnobs from_options(const MockOptions& options);
 
