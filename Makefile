@@ -57,7 +57,7 @@ test-sanitize: setup
 # the providers' answer decoders and the inbound APIs; FUZZ_SECONDS each (FUZZ_SECONDS_CODECS
 # for the last two, which share the build budget with the providers they compile).
 FUZZ_SECONDS ?= 20
-FUZZ_SECONDS_CODECS ?= 20
+FUZZ_SECONDS_CODECS ?= 15
 fuzz: setup
 	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTORII_FUZZ=ON \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \

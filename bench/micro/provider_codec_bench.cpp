@@ -6,7 +6,9 @@
 //   inbound_decode/<api>/<size>          parse + to_canonical (4 KiB arena, as RequestContext)
 //   encode_chat/<kind>/<size>            translated: a canonical request (from OpenAI chat; for
 //                                        openai-compatible from Anthropic Messages)
-//   encode_chat_passthrough/<api>/<size> the client's JSON forwarded with small edits
+//   encode_chat_passthrough/<api>/<size> the client's JSON forwarded with small edits (spliced
+//                                        into the client's text: ChatCall::raw_text)
+//   encode_chat_passthrough_tree/…       the same from the parsed JSON alone (re-serialised)
 //   decode_chat/<kind>[_passthrough]     a typical non-streamed answer (48 words), body copied in
 //   stream_event/<kind>[_passthrough]    one text-delta event fed to a stream decoder
 //   stream_whole/<kind>[_passthrough]    a whole stream: start, 48 text chunks, end, one piece
@@ -269,13 +271,16 @@ void encode_translated(benchmark::State& state, std::string kind, bool large) {
                  (kind == "bedrock" ? ", SigV4 signed" : ""));
 }
 
-void encode_passthrough(benchmark::State& state, std::string kind, bool large) {
+void encode_passthrough(benchmark::State& state, std::string kind, bool large, bool splice) {
   const ProviderCase& pc = provider_case(kind);
   if (!usable(state, pc)) return;
   const WireFormat f = kind == "anthropic" ? WireFormat::anthropic_messages : WireFormat::openai_chat;
   const ParsedRequest& in = parsed(f, large);
   ChatCall call{f, &in.raw, nullptr, pc.model, false, nullptr};
-  run_encode(state, *pc.provider, call, ", passthrough");
+  // As the gateway does: the edits spliced into the client's text; without it (tree), the
+  // parsed request is serialised again (the fallback, and the path before the splice).
+  if (splice) call.raw_text = body_of(f, large);
+  run_encode(state, *pc.provider, call, splice ? ", passthrough" : ", passthrough, re-serialised");
 }
 
 // ------------------------------------------------------------------ provider decode
@@ -467,8 +472,10 @@ const bool registered = [] {
       reg("encode_chat/" + kind_name(k) + "/" + size_name(large),
           [k, large](benchmark::State& s) { encode_translated(s, k, large); });
     for (const std::string k : {"openai", "anthropic"})
-      reg("encode_chat_passthrough/" + kind_name(k) + "/" + size_name(large),
-          [k, large](benchmark::State& s) { encode_passthrough(s, k, large); });
+      for (bool splice : {true, false})
+        reg(std::string(splice ? "encode_chat_passthrough/" : "encode_chat_passthrough_tree/") +
+                kind_name(k) + "/" + size_name(large),
+            [k, large, splice](benchmark::State& s) { encode_passthrough(s, k, large, splice); });
   }
   for (const std::string& k : kinds) {
     reg("decode_chat/" + kind_name(k), [k](benchmark::State& s) { decode_answer(s, k, false); });

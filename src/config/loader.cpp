@@ -499,6 +499,11 @@ class Loader {
     if (vendor && vendor->key_required && !got.count("api_key")) {
       error_at(at, key_path(path, "api_key"), "is required for kind " + out.kind);
     }
+    if (vendor) {
+      for (std::string_view k : kKindSpecificKeys)
+        if (got.count(std::string(k)) && !vendor->reads(k))
+          error_at(at, key_path(path, std::string(k)), "is not used by kind " + out.kind);
+    }
     if (!out.line) out.line = line_of(v);
   }
 

@@ -45,7 +45,8 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
       return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");
     // The built-in mock serves OpenAI paths under /v1 and native paths from its root.
     const bool builtin = pc.kind == "mock" || pc.base_url == kBuiltinMock;
-    const bool openai_paths = find_vendor(pc.kind) != nullptr;
+    const VendorSpec* spec = find_vendor(pc.kind);
+    const bool openai_paths = spec != nullptr && spec->chat_path == "/chat/completions";
     if (builtin && builtin_mock_url.empty())
       return ApiError::invalid_request("provider '" + pc.name +
                                        "': the built-in mock is not running (it starts only "

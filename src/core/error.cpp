@@ -77,4 +77,33 @@ std::string to_anthropic_json(const ApiError& e) {
   return json::serialize(root);
 }
 
+std::string upstream_excerpt(std::string_view text, std::size_t max) {
+  std::string out;
+  out.reserve(std::min(text.size(), max));
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    // The length of the sequence starting here, 0 when `c` cannot start one.
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool valid = n > 0 && i + n <= text.size();
+    for (std::size_t k = 1; valid && k < n; ++k)
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (valid && n == 2 && c < 0xc2) valid = false;  // overlong
+    if (valid && n == 3) {
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0)) valid = false;  // overlong, surrogate
+    }
+    if (valid && n == 4) {
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      if ((c == 0xf0 && c1 < 0x90) || c > 0xf4 || (c == 0xf4 && c1 >= 0x90)) valid = false;
+    }
+    if (!valid) n = 1;
+    if (out.size() + n > max) break;
+    if (valid) out.append(text.substr(i, n));
+    else out.push_back('?');
+    i += n;
+  }
+  return out;
+}
+
 }  // namespace torii

@@ -33,4 +33,9 @@ std::string to_openai_json(const ApiError& e);
 // Anthropic's shape: {"type":"error","error":{"type","message"}}.
 std::string to_anthropic_json(const ApiError& e);
 
+// Text from an upstream (an error message, a raw body) made fit for an error message: at most
+// `max` bytes, never cut inside a UTF-8 character, invalid bytes replaced by '?' (a client's
+// JSON parser would reject them).
+std::string upstream_excerpt(std::string_view text, std::size_t max = 500);
+
 }  // namespace torii

@@ -4,6 +4,7 @@
 #include "config/snapshot.h"
 #include "core/log.h"
 #include "pipeline/runner.h"
+#include "providers/openai_passthrough.h"
 #include "upstream/http_client.h"
 #include "upstream/sse_parser.h"
 
@@ -77,7 +78,11 @@ class PolicySink final : public StreamSink {
 Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& provider,
                            bool passthrough, UpstreamResponse& resp, std::size_t ran,
                            ApiError& last) {
-  auto decoder = provider.stream_decoder(passthrough);
+  // A passed-through Responses stream is the same wire for every vendor that has the API:
+  // decoded here, not by each provider (openai_passthrough.h).
+  auto decoder = passthrough && ctx.codec->format() == WireFormat::openai_responses
+                     ? make_responses_passthrough_decoder(provider.name())
+                     : provider.stream_decoder(passthrough);
   InboundInfo info{ctx.model, true, ctx.client_wants_usage};
   auto encoder = ctx.codec->stream_encoder(info);
   std::string& out = encoder->out;
@@ -157,7 +162,18 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
     last.retryable = true;
     co_return Outcome::next_target;
   }
-  auto decoded = provider.decode_chat(std::move(*body), passthrough);
+  Result<ChatResponse> decoded = ChatResponse{};
+  if (passthrough && ctx.codec->format() == WireFormat::openai_responses) {
+    auto usage = responses_body_usage(*body, provider.name());  // see relay_stream
+    if (usage) {
+      decoded->result.usage = *usage;
+      decoded->raw = std::move(*body);
+    } else {
+      decoded = usage.error();
+    }
+  } else {
+    decoded = provider.decode_chat(std::move(*body), passthrough);
+  }
   if (!decoded) {
     last = decoded.error();
     last.retryable = true;
@@ -201,11 +217,16 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
   ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored, ctx.head};
   if (passthrough) {
     call.raw = &ctx.request;
+    call.raw_text = ex.body();
   } else {
     auto canonical = canonical_request(ctx);
     if (!canonical) {  // the request itself cannot be translated: no target would do better
       last = canonical.error();
       co_return Outcome::stop;
+    }
+    if (auto e = missing_capability(**canonical, provider)) {  // another target may have it
+      last = *e;
+      co_return Outcome::next_target;
     }
     call.request = *canonical;
   }

@@ -51,9 +51,12 @@ inline constexpr int64_t kAnthropicMinThinkingBudget = 1024;
 Result<std::unique_ptr<Provider>> make_anthropic(const ProviderConfig& config, Endpoint endpoint);
 
 // Passthrough: the client's Anthropic request with "model" replaced and "stream" set to
-// `stream`; every other field is copied as it was.
+// `stream`; every other field is copied as it was. `raw_text`, when not empty, is the exact
+// text `request` was parsed from (ChatCall::raw_text): the edits are then spliced into it
+// (core/json_splice.h) instead of re-serialising `request`, which stays the fallback.
 std::string encode_anthropic_passthrough(const boost::json::object& request,
-                                         std::string_view model, bool stream);
+                                         std::string_view model, bool stream,
+                                         std::string_view raw_text = {});
 
 // Canonical → Anthropic request body. `provider` names the provider in 400 messages; dropped
 // hints are appended to `ignored`.

@@ -236,8 +236,7 @@ class CohereStreamDecoder final : public SseStreamDecoder {
       done = true;
       FinishReason f = cohere_finish(reason);
       if (f == FinishReason::error) {
-        std::string why(delta ? str_at(*delta, "error") : std::string_view{});
-        if (why.size() > 500) why.resize(500);
+        std::string why = upstream_excerpt(delta ? str_at(*delta, "error") : std::string_view{});
         return ApiError::bad_gateway("provider '" + name_ + "' stream failed (" + std::string(reason) +
                                      ")" + (why.empty() ? "" : ": " + why));
       }

@@ -399,9 +399,8 @@ std::string upstream_message(std::string_view body) {
     if (o)
       if (auto e = obj_at(*o, "error")) msg = str_at(*e, "message");
   }
-  if (msg.empty()) msg = std::string(body.substr(0, 200));
-  if (msg.size() > kMaxMessage) msg.resize(kMaxMessage);
-  return msg;
+  if (msg.empty()) return upstream_excerpt(body, 200);
+  return upstream_excerpt(msg, kMaxMessage);
 }
 
 ApiError bad_answer(std::string_view provider, std::string_view why) {

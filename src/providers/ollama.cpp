@@ -152,8 +152,8 @@ class OllamaStreamDecoder final : public StreamDecoder {
       return ApiError::bad_gateway("provider '" + name_ + "' sent an undecodable stream line");
     const auto& o = v.get_object();
     if (auto err = o.if_contains("error"); err && !err->is_null()) {
-      std::string why = err->is_string() ? std::string(err->get_string()) : json::serialize(*err);
-      if (why.size() > 500) why.resize(500);
+      std::string why = upstream_excerpt(err->is_string() ? std::string(err->get_string())
+                                                          : json::serialize(*err));
       return ApiError::bad_gateway("provider '" + name_ + "' stream failed: " + why);
     }
     StreamEvent e;
@@ -223,7 +223,7 @@ class Ollama final : public Provider {
   Ollama(const ProviderConfig& c, Endpoint ep, json::object options, json::value keep_alive)
       : name_(c.name), endpoint_(std::move(ep)), models_(c.models),
         options_(std::move(options)), keep_alive_(std::move(keep_alive)) {
-    caps_.chat = caps_.chat_stream = caps_.tools = caps_.images = true;
+    caps_.chat = caps_.chat_stream = caps_.tools = caps_.stream_tools = caps_.images = true;
     caps_.json_mode = caps_.json_schema = caps_.thinking = true;
     path_ = endpoint_.base_path + "/api/chat";
     std::string block = "Content-Type: application/json\r\nUser-Agent: torii\r\n";
@@ -259,7 +259,7 @@ class Ollama final : public Provider {
     const auto& o = v.get_object();
     if (auto err = o.if_contains("error"); err && err->is_string())
       return ApiError::bad_gateway("provider '" + name_ + "' failed: " +
-                                   std::string(err->get_string()).substr(0, 500));
+                                   upstream_excerpt(std::string(err->get_string())));
     ChatResponse out;
     ChatResult& r = out.result;
     r.model = str_at(o, "model");

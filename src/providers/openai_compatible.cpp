@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_splice.h"
+#include "core/json_text.h"
 #include "providers/openai_format.h"
 
 namespace torii {
@@ -12,8 +14,54 @@ namespace json = boost::json;
 
 // --- request ---------------------------------------------------------------------------------
 
+namespace {
+
+// encode_openai_body's edits spliced into the client's text (same output, parsed): members are
+// copied verbatim, so a 60 KB base64 image costs a memchr and a memcpy, not an escape pass.
+// std::nullopt when the text cannot be spliced (an escaped key): the caller re-serialises.
+std::optional<std::string> splice_openai_body(std::string_view text, std::string_view model,
+                                              bool stream, const VendorSpec& vendor) {
+  auto obj = JsonObjectText::scan(text);
+  if (!obj) return std::nullopt;
+  const bool has_max_tokens = obj->find("max_tokens") != nullptr;
+  JsonObjectWriter w(text.size() + model.size() + 48);
+  bool saw_stream_options = false;
+  for (const JsonMember& m : obj->members()) {
+    if (m.key == "model") {
+      append_json_string(w.key(m.key), model);
+    } else if (m.key == "stream_options") {
+      if (vendor.strip_stream_options || !stream || m.value == "null") continue;
+      saw_stream_options = true;
+      if (vendor.stream_usage_option && m.value.front() == '{') {
+        auto so = JsonObjectText::scan(m.value);
+        if (!so) return std::nullopt;
+        JsonObjectWriter sw(m.value.size() + 24);
+        for (const JsonMember& x : so->members())
+          if (x.key != "include_usage") sw.copy(x);
+        sw.raw("include_usage", "true");
+        w.raw(m.key, sw.finish());
+      } else {
+        w.copy(m);
+      }
+    } else if (m.key == "max_completion_tokens" && vendor.max_completion_tokens_as_max_tokens) {
+      if (has_max_tokens) continue;
+      w.raw("max_tokens", m.value);
+    } else {
+      w.copy(m);
+    }
+  }
+  if (stream && !saw_stream_options && vendor.stream_usage_option && !vendor.strip_stream_options)
+    w.raw("stream_options", R"({"include_usage":true})");
+  return w.finish();
+}
+
+}  // namespace
+
 std::string encode_openai_body(const json::object& request, std::string_view model, bool stream,
-                               const VendorSpec& vendor) {
+                               const VendorSpec& vendor, std::string_view raw_text) {
+  if (!raw_text.empty()) {
+    if (auto spliced = splice_openai_body(raw_text, model, stream, vendor)) return *spliced;
+  }
   std::string out;
   out.reserve(256);
   out.push_back('{');
@@ -51,8 +99,10 @@ std::string encode_openai_body(const json::object& request, std::string_view mod
       out.append(json::serialize(v));
     }
   }
-  if (stream && !saw_stream_options && vendor.stream_usage_option && !vendor.strip_stream_options)
-    out.append(R"(,"stream_options":{"include_usage":true})");
+  if (stream && !saw_stream_options && vendor.stream_usage_option && !vendor.strip_stream_options) {
+    key("stream_options");  // not a bare ',' prefix: the object may be empty
+    out.append(R"({"include_usage":true})");
+  }
   out.push_back('}');
   return out;
 }
@@ -95,9 +145,8 @@ static std::string upstream_message(std::string_view body) {
     if (!m) m = o.if_contains("detail");
     if (m) msg = m->is_string() ? std::string(m->get_string()) : json::serialize(*m);
   }
-  if (msg.empty()) msg = std::string(body.substr(0, 200));
-  if (msg.size() > 500) msg.resize(500);
-  return msg;
+  if (msg.empty()) return upstream_excerpt(body, 200);
+  return upstream_excerpt(msg);
 }
 
 ApiError map_openai_error(std::string_view name, int status, std::string_view body,
@@ -259,6 +308,11 @@ class OpenAiEventDecoder final : public SseStreamDecoder {
   bool started_ = false;
 };
 
+// The Responses API has no stream_options.include_usage (usage always comes with
+// response.completed): its passthrough only replaces "model".
+constexpr VendorSpec kNoStreamOptions{.kind = "responses", .stream_usage_option = false,
+                                      .strip_stream_options = false};
+
 class OpenAiCompatible final : public Provider {
  public:
   OpenAiCompatible(const ProviderConfig& c, const VendorSpec& v, Endpoint ep)
@@ -286,7 +340,10 @@ class OpenAiCompatible final : public Provider {
 
   const std::string& name() const override { return name_; }
   std::string_view kind() const override { return vendor_.kind; }
-  bool speaks(WireFormat f) const override { return f == WireFormat::openai_chat; }
+  bool speaks(WireFormat f) const override {
+    return f == WireFormat::openai_chat || (f == WireFormat::openai_responses && vendor_.responses) ||
+           (f == WireFormat::openai_completions && vendor_.completions);
+  }
   const Capabilities& capabilities() const override { return caps_; }
   const Endpoint& endpoint() const override { return endpoint_; }
   const std::vector<std::string>& models() const override { return models_; }
@@ -295,8 +352,19 @@ class OpenAiCompatible final : public Provider {
     UpstreamRequest r;
     r.path = path_.chat(call.upstream_model);
     r.header_block = call.stream ? headers_sse_ : headers_json_;
+    if (call.raw && call.inbound != WireFormat::openai_chat) {
+      // Responses / legacy completions, natively: the same edits under the API's own path.
+      r.path = endpoint_.base_path +
+               (call.inbound == WireFormat::openai_responses ? "/responses" : "/completions");
+      r.body = encode_openai_body(*call.raw, call.upstream_model, call.stream,
+                                  call.inbound == WireFormat::openai_responses ? kNoStreamOptions
+                                                                               : vendor_,
+                                  call.raw_text);
+      return r;
+    }
     if (call.raw) {
-      r.body = encode_openai_body(*call.raw, call.upstream_model, call.stream, vendor_);
+      r.body = encode_openai_body(*call.raw, call.upstream_model, call.stream, vendor_,
+                                  call.raw_text);
       return r;
     }
     auto body = canonical_to_openai_request(*call.request, call.upstream_model, call.stream,

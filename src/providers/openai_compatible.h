@@ -16,9 +16,13 @@ std::unique_ptr<Provider> make_openai_compatible(const ProviderConfig& config,
                                                  const VendorSpec& vendor, Endpoint endpoint);
 
 // Serialises `request` with "model" replaced and stream_options / max tokens mapped for
-// `vendor` (exposed for tests and benchmarks).
+// `vendor` (exposed for tests and benchmarks). `raw_text`, when not empty, is the exact text
+// `request` was parsed from (ChatCall::raw_text): the edits are then spliced into it and every
+// other member is copied verbatim (core/json_splice.h), falling back to re-serialising
+// `request` when the text cannot be spliced. Both ways parse to the same JSON.
 std::string encode_openai_body(const boost::json::object& request, std::string_view model,
-                               bool stream, const VendorSpec& vendor);
+                               bool stream, const VendorSpec& vendor,
+                               std::string_view raw_text = {});
 
 // Reads usage from the trailing top-level "usage" object of an OpenAI answer without parsing
 // the whole body; false when that object is not found in that place.

@@ -16,6 +16,38 @@ Result<void> SseStreamDecoder::feed(std::string_view bytes, StreamSink& sink, Us
   return {};
 }
 
+std::optional<ApiError> missing_capability(const ChatRequest& r, const Provider& provider) {
+  const Capabilities& c = provider.capabilities();
+  auto missing = [&](std::string_view field, std::string_view what) {
+    return ApiError::invalid_request("provider '" + provider.name() + "' (" +
+                                         std::string(provider.kind()) + ") does not support " +
+                                         std::string(what) + " ('" + std::string(field) + "')",
+                                     std::string(field));
+  };
+  if (r.stream && !c.chat_stream) return missing("stream", "streaming");
+  if (!r.tools.empty() && !c.tools) return missing("tools", "tools");
+  if (!r.tools.empty() && r.stream && !c.stream_tools) return missing("tools", "tools in streams");
+  using RF = ResponseFormat::Kind;
+  if (r.response_format.kind == RF::json_object && !c.json_mode)
+    return missing("response_format", "JSON mode without a schema (send a json_schema)");
+  if (r.response_format.kind == RF::json_schema && !c.json_schema)
+    return missing("response_format", "JSON schema output");
+  auto check = [&](const Part& p) -> std::optional<ApiError> {
+    if (p.kind == Part::Kind::image && !c.images) return missing("messages", "image input");
+    if (p.kind == Part::Kind::document && !c.documents)
+      return missing("messages", "document input");
+    return std::nullopt;
+  };
+  for (const Message& m : r.messages) {
+    for (const Part& p : m.parts) {
+      if (auto e = check(p)) return e;
+      for (const Part& q : p.content)  // a tool result's parts
+        if (auto e = check(q)) return e;
+    }
+  }
+  return std::nullopt;
+}
+
 void Provider::rate_limit_headers(const UpstreamResponse& response, Headers& out) const {
   static constexpr std::string_view kNames[] = {
       "x-ratelimit-limit-requests",     "x-ratelimit-limit-tokens",

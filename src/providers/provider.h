@@ -5,6 +5,7 @@
 // upstream client (upstream/http_client.h) does, so every provider is testable without sockets.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,7 +37,7 @@ struct Capabilities {
   bool chat = false;
   bool chat_stream = false;
   bool tools = false;
-  bool stream_tools = false;     // tool calls arrive as streamed deltas
+  bool stream_tools = false;     // tool calls work in streams (whole or in argument fragments)
   bool images = false;           // image parts in user messages
   bool documents = false;        // document (PDF) parts
   bool json_mode = false;        // response_format json_object
@@ -64,6 +65,12 @@ struct ChatCall {
   // The client's request head, for the few headers a passthrough forwards (anthropic-beta).
   // May be null (tests, count_tokens).
   const RequestHead* client = nullptr;
+  // The client's body bytes exactly as received, the text `raw` was parsed from (the gateway
+  // sets it from Exchange::body(), which outlives the call). With it, a passthrough encoder
+  // splices its few edits into the text and copies every other member verbatim instead of
+  // re-serialising `raw` (core/json_splice.h). Empty: encoders serialise `raw` (tests,
+  // count_tokens). Whoever edits `raw` after parsing must leave this empty.
+  std::string_view raw_text;
 };
 
 // A decoded non-streamed answer: `raw` (passthrough: the body for the client, unchanged) or
@@ -105,6 +112,13 @@ class SseStreamDecoder : public StreamDecoder {
   SseParser parser_;
 };
 
+class Provider;
+
+// The first thing `request` needs that `provider` does not announce, as a 400 naming the field
+// and the provider; nullopt when the provider can take it. Run on translated requests (a
+// passthrough provider is the client's own format: the provider itself answers).
+std::optional<ApiError> missing_capability(const ChatRequest& request, const Provider& provider);
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -118,6 +132,8 @@ class Provider {
   // True when the provider speaks `format` natively: encode_chat then gets call.raw (no
   // canonical request), decode_chat fills ChatResponse::raw, and the stream decoder calls
   // StreamSink::raw. The fast path: nothing is translated or serialised twice.
+  // (OpenAI Responses passed through is decoded by the gateway, not by decode_chat and
+  // stream_decoder: its wire is the same at every vendor that has it; openai_passthrough.h.)
   virtual bool speaks(WireFormat format) const { return false; }
 
   // Builds the upstream request for a chat call. An error is a client error (400) that names

@@ -23,15 +23,19 @@ Result<std::unique_ptr<Provider>> make_vendor(const ProviderConfig& config, Endp
 // factory), then the OpenAI-compatible vendors of the vendor table.
 struct Kinds {
   std::vector<ProviderKind> rows = {
-      {"anthropic", kAnthropicDefaultBaseUrl, true, &make_anthropic},
-      {"bedrock", kBedrockPlaceholderBaseUrl, false, &make_bedrock},
-      {"gemini", kGeminiDefaultBaseUrl, true, &make_gemini},
+      {"anthropic", kAnthropicDefaultBaseUrl, true, &make_anthropic, "api_version"},
+      {"bedrock", kBedrockPlaceholderBaseUrl, false, &make_bedrock,
+       "region aws_access_key_id aws_secret_access_key aws_session_token"},
+      {"gemini", kGeminiDefaultBaseUrl, true, &make_gemini, "api_version"},
       {"cohere", "https://api.cohere.com", true, &make_cohere},
-      {"ollama", "http://127.0.0.1:11434", false, &make_ollama},
+      {"ollama", "http://127.0.0.1:11434", false, &make_ollama, "options"},
   };
   Kinds() {
     for (const VendorSpec& v : vendor_specs())
-      rows.push_back(ProviderKind{v.kind, v.default_base_url, v.key_required, &make_vendor});
+      rows.push_back(ProviderKind{v.kind, v.default_base_url, v.key_required, &make_vendor,
+                                  !v.default_api_version.empty() ? "api_version"
+                                  : v.account_id_required        ? "account_id"
+                                                                 : ""});
   }
 };
 
@@ -46,6 +50,17 @@ const ProviderKind* find_provider_kind(std::string_view kind) {
   for (const auto& k : kinds())
     if (k.kind == kind) return &k;
   return nullptr;
+}
+
+bool ProviderKind::reads(std::string_view key) const {
+  std::string_view rest = keys;
+  while (!rest.empty()) {
+    std::size_t sp = rest.find(' ');
+    if (rest.substr(0, sp) == key) return true;
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp + 1);
+  }
+  return false;
 }
 
 std::vector<std::string_view> provider_kinds() {

@@ -21,7 +21,16 @@ struct ProviderKind {
   // Builds the provider. Errors (400) name the provider and the config key at fault.
   Result<std::unique_ptr<Provider>> (*make)(const ProviderConfig& config, Endpoint endpoint) =
       nullptr;
+  // The kind-specific config keys this kind reads, space-separated (api_version, region,
+  // account_id, aws_*, options); the loader rejects the others for this kind.
+  std::string_view keys = {};
+  bool reads(std::string_view key) const;
 };
+
+// The kind-specific config keys (each read by some kinds only).
+inline constexpr std::string_view kKindSpecificKeys[] = {
+    "api_version", "region", "account_id", "aws_access_key_id", "aws_secret_access_key",
+    "aws_session_token", "options"};
 
 // The row for `kind`, or nullptr.
 const ProviderKind* find_provider_kind(std::string_view kind);

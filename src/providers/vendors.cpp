@@ -9,6 +9,12 @@ namespace {
 // Rows with the common defaults (Bearer key, stream_options accepted, max_completion_tokens
 // understood) and the ones that only know max_tokens ("mct" in the Otoroshi LLM extension's
 // table of OpenAI-like providers, where most of these rows come from).
+// A row that also serves the Responses and/or legacy completions APIs natively.
+constexpr VendorSpec apis(VendorSpec v, bool responses, bool completions) {
+  v.responses = responses;
+  v.completions = completions;
+  return v;
+}
 constexpr VendorSpec plain(std::string_view kind, std::string_view url) {
   return VendorSpec{.kind = kind, .default_base_url = url};
 }
@@ -29,20 +35,20 @@ constexpr VendorSpec local(std::string_view kind, std::string_view url) {
 // https://api.cloudflare.com/client/v4/accounts/{account_id}/ai/v1, Bearer token (base_url, when
 // set, replaces https://api.cloudflare.com/client/v4; the account path is always appended).
 constexpr std::array kVendors = {
-    plain("openai", "https://api.openai.com/v1"),
+    apis(plain("openai", "https://api.openai.com/v1"), true, true),
     VendorSpec{.kind = "mistral", .default_base_url = "https://api.mistral.ai/v1",
                .stream_usage_option = false, .strip_stream_options = true,
                .max_completion_tokens_as_max_tokens = true},
-    plain("groq", "https://api.groq.com/openai/v1"),
+    apis(plain("groq", "https://api.groq.com/openai/v1"), true, false),
     plain("deepseek", "https://api.deepseek.com/v1"),
     plain("ovh", "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1"),
     plain("scaleway", "https://api.scaleway.ai/v1"),
     plain("huggingface", "https://router.huggingface.co/v1"),
-    plain("xai", "https://api.x.ai/v1"),
+    apis(plain("xai", "https://api.x.ai/v1"), true, false),
     plain("cerebras", "https://api.cerebras.ai/v1"),
-    plain("together", "https://api.together.xyz/v1"),
-    plain("fireworks", "https://api.fireworks.ai/inference/v1"),
-    plain("openrouter", "https://openrouter.ai/api/v1"),
+    apis(plain("together", "https://api.together.xyz/v1"), false, true),
+    apis(plain("fireworks", "https://api.fireworks.ai/inference/v1"), false, true),
+    apis(plain("openrouter", "https://openrouter.ai/api/v1"), true, false),
     VendorSpec{.kind = "perplexity", .default_base_url = "https://api.perplexity.ai",
                .stream_usage_option = false, .strip_stream_options = true,
                .max_completion_tokens_as_max_tokens = true},
@@ -97,12 +103,12 @@ constexpr std::array kVendors = {
     plain("zai", "https://api.z.ai/api/paas/v4"),
     // Local servers: no key. "ollama" is the native adapter (providers/ollama.h); its
     // OpenAI-compatible endpoint stays available as "ollama-openai".
-    local("ollama-openai", "http://127.0.0.1:11434/v1"),
+    apis(local("ollama-openai", "http://127.0.0.1:11434/v1"), false, true),
     local("lmstudio", "http://127.0.0.1:1234/v1"),
-    local("vllm", "http://127.0.0.1:8000/v1"),
-    local("llamacpp", "http://127.0.0.1:8080/v1"),
+    apis(local("vllm", "http://127.0.0.1:8000/v1"), true, true),
+    apis(local("llamacpp", "http://127.0.0.1:8080/v1"), false, true),
     local("openai-compatible", ""),
-    local("mock", ""),
+    apis(local("mock", ""), true, true),
 };
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {

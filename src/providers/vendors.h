@@ -36,6 +36,10 @@ struct VendorSpec {
   std::string_view chat_path_v1 = {};
   std::string_view default_api_version = {};  // when the config has no api_version
   bool account_id_required = false;           // config.account_id must be set (Cloudflare)
+  // The vendor also serves OpenAI's Responses API ({base}/responses) and the legacy completions
+  // API ({base}/completions): requests to those inbound APIs are then passed through natively.
+  bool responses = false;
+  bool completions = false;
 };
 
 // Every row.

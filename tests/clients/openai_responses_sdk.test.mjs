@@ -1,8 +1,9 @@
 // The official `openai` npm SDK, unchanged, against torii's Responses API (POST /v1/responses)
 // and legacy completions API (POST /v1/completions). The provider `local` is the mock speaking
 // OpenAI chat, so every request here is translated (Responses/completions → canonical → chat
-// and back). Set TORII_RESPONSES_NATIVE_KIND to a provider kind whose mock speaks Responses
-// natively to run the same checks over passthrough.
+// and back). The same checks then run against the provider `native` (kind openai, which has the
+// Responses and completions APIs: the request is passed through, and the mock answers in the
+// Responses format).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
@@ -33,20 +34,18 @@ async function expectError(promise, Cls, status, param) {
   });
 }
 
-describe('openai SDK responses API against torii', () => {
+for (const native of [false, true]) describe(`openai SDK responses API against torii (${native ? 'passthrough' : 'translated'})`, () => {
   let w;
   let client;
-  const model = process.env.TORII_RESPONSES_NATIVE_KIND ? 'native/mock-1' : 'local/mock-1';
+  const model = native ? 'native/mock-1' : 'local/mock-1';
   before(async () => {
     w = await startWorld({
       mockArgs: MOCK_ARGS,
       providers: (mockBase, { deadPort }) => [
         { name: 'dead', base_url: `http://127.0.0.1:${deadPort}/v1`,
           api_key_env: 'TORII_TEST_PROVIDER_KEY' },
-        ...(process.env.TORII_RESPONSES_NATIVE_KIND
-          ? [{ name: 'native', kind: process.env.TORII_RESPONSES_NATIVE_KIND, base_url: mockBase,
-               api_key_env: 'TORII_TEST_PROVIDER_KEY' }]
-          : []),
+        { name: 'native', kind: 'openai', base_url: mockBase,
+          api_key_env: 'TORII_TEST_PROVIDER_KEY' },
       ],
     });
     client = new OpenAI({ baseURL: `${w.gw.url}/v1`, apiKey: w.apiKey, maxRetries: 0,
@@ -71,6 +70,8 @@ describe('openai SDK responses API against torii', () => {
     assert.equal(r.usage.output_tokens, WORDS);
     assert.equal(r.usage.total_tokens, r.usage.input_tokens + r.usage.output_tokens);
     assert.equal(typeof r.usage.input_tokens_details.cached_tokens, 'number');
+    const last = await lastUpstream(w);
+    assert.equal(last.target, native ? '/v1/responses' : '/v1/chat/completions');
   });
 
   test('instructions, input items and max_output_tokens reach the provider translated',
@@ -87,7 +88,7 @@ describe('openai SDK responses API against torii', () => {
         tools: [{ type: 'function', name: 'calc', parameters: { type: 'object' }, strict: false }],
         max_output_tokens: 50,
       });
-      if (process.env.TORII_RESPONSES_NATIVE_KIND) return;
+      if (native) return;
       const { body } = await lastUpstream(w);
       assert.equal(body.model, 'mock-1');
       const roles = body.messages.map((m) => m.role);
@@ -139,13 +140,13 @@ describe('openai SDK responses API against torii', () => {
   });
 
   test('previous_response_id is a 400: torii stores nothing', async () => {
-    if (process.env.TORII_RESPONSES_NATIVE_KIND) return;  // passthrough: the provider decides
+    if (native) return;  // passthrough: the provider decides
     await expectError(client.responses.create({ model, input: 'x',
       previous_response_id: 'resp_123' }), OpenAI.BadRequestError, 400, 'previous_response_id');
   });
 
   test('a built-in tool is a 400 naming it when translated', async () => {
-    if (process.env.TORII_RESPONSES_NATIVE_KIND) return;
+    if (native) return;
     await assert.rejects(client.responses.create({ model, input: 'x',
       tools: [{ type: 'web_search' }] }), (e) => {
       assert.equal(e.status, 400);
@@ -171,9 +172,31 @@ describe('openai SDK legacy completions against torii', () => {
   let w;
   let client;
   before(async () => {
-    w = await startWorld({ mockArgs: MOCK_ARGS });
+    w = await startWorld({
+      mockArgs: MOCK_ARGS,
+      providers: (mockBase) => [{ name: 'native', kind: 'openai', base_url: mockBase,
+        api_key_env: 'TORII_TEST_PROVIDER_KEY' }],
+    });
     client = new OpenAI({ baseURL: `${w.gw.url}/v1`, apiKey: w.apiKey, maxRetries: 0,
       timeout: 10_000 });
+  });
+
+  test('passthrough: a provider with the completions API gets the request as sent', async () => {
+    const c = await client.completions.create({ model: 'native/mock-1', prompt: 'Say this',
+      max_tokens: 5, echo: false });
+    assert.equal(c.object, 'text_completion');
+    assert.equal(c.choices[0].finish_reason, 'length');
+    assert.equal(c.usage.completion_tokens, 5);
+    const last = await lastUpstream(w);
+    assert.equal(last.target, '/v1/completions');
+    assert.equal(last.body.prompt, 'Say this');
+    assert.equal(last.body.model, 'mock-1');
+    assert.equal(last.body.echo, false, 'fields pass through untouched');
+    const stream = await client.completions.create({ model: 'native/mock-1', prompt: 'p',
+      stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+    assert.equal(text.split(/\s+/).filter(Boolean).length, WORDS, 'the whole answer, streamed');
   });
   after(async () => { if (w) await w.stop(); });
 

@@ -1,6 +1,7 @@
 // libFuzzer target for the OpenAI chat request path: decode_openai_chat must never crash or
 // throw, and every request it accepts must encode, for each vendor shape, to valid JSON that
-// keeps the client's fields (only model, stream_options and max tokens may differ).
+// keeps the client's fields (only model, stream_options and max tokens may differ); the splice
+// path (the client's text edited in place, as the gateway does) must give the same JSON.
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
@@ -60,8 +61,8 @@ bool same(const json::value& a, const json::value& b) {
   return a == b;
 }
 
-void check_encoding(const json::object& request, const torii::ChatRequestInfo& info,
-                    std::string_view kind, bool stream) {
+void check_encoding(std::string_view text, const json::object& request,
+                    const torii::ChatRequestInfo& info, std::string_view kind, bool stream) {
   const torii::VendorSpec* vendor = torii::find_vendor(kind);
   if (!vendor) fail("vendor missing", kind);
   const std::string model = "upstream-model";
@@ -83,6 +84,9 @@ void check_encoding(const json::object& request, const torii::ChatRequestInfo& i
     fail("stream_options not stripped", body);
   if (!stream && out.contains("stream_options")) fail("stream_options on a non-stream", body);
   if (out.size() > request.size() + 1) fail("unexpected fields added", body);
+  std::string spliced = torii::encode_openai_body(request, model, stream, *vendor, text);
+  json::value s = json::parse(spliced, ec);
+  if (ec || !same(s, v)) fail("the splice path differs from the tree path", spliced);
   (void)info;
 }
 
@@ -102,8 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   }
   if (r->model.empty()) fail("accepted an empty model", body);
   for (std::string_view kind : {"openai", "mistral"}) {
-    check_encoding(request, *r, kind, r->stream);
-    check_encoding(request, *r, kind, !r->stream);
+    check_encoding(body, request, *r, kind, r->stream);
+    check_encoding(body, request, *r, kind, !r->stream);
   }
   return 0;
 }

@@ -3,7 +3,11 @@
 // errors, rate-limit headers and passthrough.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <boost/json.hpp>
+
+#include "json_test_bodies.h"
 
 #include "providers/anthropic.h"
 #include "providers/registry.h"
@@ -271,6 +275,39 @@ TEST(AnthropicEncode, PassthroughReplacesModelOnly) {
   raw.erase("stream");
   out = parse(encode_anthropic_passthrough(raw, "m", true));
   EXPECT_EQ(out.at("stream"), json::value(true));
+}
+
+// The splice path (raw_text) against the re-serialising path: same JSON, for every body.
+void compare_passthrough_paths(const std::string& body) {
+  json::object raw = parse(body).as_object();
+  for (bool stream : {false, true}) {
+    json::value tree = parse(encode_anthropic_passthrough(raw, "claude \"4\"", stream));
+    std::string spliced = encode_anthropic_passthrough(raw, "claude \"4\"", stream, body);
+    EXPECT_TRUE(test_bodies::same(tree, parse(spliced)))
+        << "stream=" << stream << "\n body: " << body << "\n spliced: " << spliced;
+  }
+}
+
+TEST(AnthropicEncode, PassthroughSpliceMatchesTheTreePath) {
+  for (const std::string& body : test_bodies::tricky()) compare_passthrough_paths(body);
+  compare_passthrough_paths(R"({"mo\u0064el":"a","stream":false,"max_tokens":1})");
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 1500; ++i) compare_passthrough_paths(test_bodies::random_body(rng));
+}
+
+TEST(AnthropicEncode, PassthroughSpliceCopiesVerbatim) {
+  const std::string body =
+      "{\"model\":\"alias\", \"max_tokens\" : 10,\"temperature\":0.50,\n\"stream\":false,"
+      "\"messages\":[ {\"role\":\"user\",\"content\":\"q\\u00e9\"} ],\"model\":\"again\"}";
+  json::object raw = parse(body).as_object();
+  EXPECT_EQ(encode_anthropic_passthrough(raw, "claude-opus-4", true, body),
+            R"({"max_tokens":10,"temperature":0.50,"stream":true,)"
+            R"("messages":[ {"role":"user","content":"q\u00e9"} ],"model":"claude-opus-4"})");
+  const std::string no_stream = R"({"model":"a","messages":[]})";
+  EXPECT_EQ(encode_anthropic_passthrough(parse(no_stream).as_object(), "m", true, no_stream),
+            R"({"model":"m","messages":[],"stream":true})");
+  EXPECT_EQ(encode_anthropic_passthrough(parse(no_stream).as_object(), "m", false, no_stream),
+            R"({"model":"m","messages":[]})");
 }
 
 // --- decode ---------------------------------------------------------------------------------

@@ -211,6 +211,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "t.yaml:3: providers[0].base_url: is required for kind openai-compatible"},
         BadCase{"providers:\n  - name: a\n    kind: openai\n",
                 "t.yaml:3: providers[0].api_key: is required for kind openai"},
+        BadCase{"providers:\n  - name: a\n    kind: ollama\n    region: us-east-1\n",
+                "t.yaml:3: providers[0].region: is not used by kind ollama"},
+        BadCase{"providers:\n  - name: a\n    kind: anthropic\n    api_key: k\n"
+                "    account_id: x\n",
+                "t.yaml:3: providers[0].account_id: is not used by kind anthropic"},
         BadCase{"providers:\n  - name: a\n    kind: openai\n    timeouts: {connect_ms: 0}\n",
                 "t.yaml:4: providers[0].timeouts.connect_ms: must be a positive integer"},
         BadCase{"providers:\n  - name: a\n    kind: openai\n    models: [x, x]\n",

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <random>
 
 #include <boost/json.hpp>
 
 #include <string>
 #include <vector>
 
+#include "json_test_bodies.h"
 #include "providers/vendors.h"
 
 namespace torii {
@@ -392,6 +394,84 @@ TEST_F(OpenAiProvider, MapErrorUsesTheProviderName) {
   ApiError e = provider_->map_error(503, "busy", "");
   EXPECT_EQ(e.status, 502);
   EXPECT_NE(e.message.find("'up'"), std::string::npos);
+}
+
+// --- the splice (raw_text) path against the re-serialising path -------------------------------
+
+// Both paths over `body` for every vendor shape, stream on and off: the outputs must parse to
+// the same JSON. Returns how many comparisons ran.
+int compare_paths(const std::string& body) {
+  boost::system::error_code ec;
+  json::value parsed = json::parse(body, ec);
+  EXPECT_FALSE(ec) << body;
+  if (ec) return 0;
+  const json::object& req = parsed.as_object();
+  int n = 0;
+  for (const VendorSpec& v : vendor_specs()) {
+    for (bool stream : {false, true}) {
+      std::string tree = encode_openai_body(req, "up-model \"x\"", stream, v);
+      std::string spliced = encode_openai_body(req, "up-model \"x\"", stream, v, body);
+      json::value a = json::parse(tree, ec);
+      EXPECT_FALSE(ec) << tree;
+      json::value b = json::parse(spliced, ec);
+      EXPECT_FALSE(ec) << "splice output is not JSON: " << spliced << "\nfrom " << body;
+      EXPECT_TRUE(test_bodies::same(a, b))
+          << v.kind << " stream=" << stream << "\n body:    " << body << "\n tree:    " << tree
+          << "\n spliced: " << spliced;
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST(EncodeOpenAiBodySplice, SameAsReserialisingOnTrickyBodies) {
+  for (const std::string& body : test_bodies::tricky()) EXPECT_GT(compare_paths(body), 0);
+  // An escaped key takes the fallback: still the same answer.
+  compare_paths(R"({"mo\u0064el":"a","messages":[],"stream_options":{"include_usage":false}})");
+  compare_paths(R"({"model":"a","stre\u0061m_options":{"include_usage":false}})");
+}
+
+TEST(EncodeOpenAiBodySplice, SameAsReserialisingOnGeneratedBodies) {
+  std::mt19937 rng(42);
+  int n = 0;
+  for (int i = 0; i < 1500; ++i) n += compare_paths(test_bodies::random_body(rng));
+  EXPECT_GT(n, 1500 * 2);
+}
+
+TEST(EncodeOpenAiBodySplice, CopiesUntouchedMembersVerbatim) {
+  // Verbatim means the client's own number spellings and inner whitespace survive (the tree
+  // path would write 1.5E0): proof that the splice, not the fallback, made this body.
+  const std::string body =
+      " {\"model\" : \"alias\", \"temperature\":1.50,\"messages\":[ {\"role\":\"user\"} ]} ";
+  json::object req = obj(body);
+  EXPECT_EQ(encode_openai_body(req, "gpt-4o", false, vendor("openai"), body),
+            R"({"model":"gpt-4o","temperature":1.50,"messages":[ {"role":"user"} ]})");
+  EXPECT_EQ(encode_openai_body(req, "gpt-4o", true, vendor("openai"), body),
+            R"({"model":"gpt-4o","temperature":1.50,"messages":[ {"role":"user"} ],)"
+            R"("stream_options":{"include_usage":true}})");
+}
+
+TEST(EncodeOpenAiBodySplice, EditsTheLastDuplicateAndDropsTheOthers) {
+  const std::string body =
+      R"({"model":"a","stream_options":{"x":1},"max_completion_tokens":5,"model":"b",)"
+      R"("stream_options":{"include_usage":false,"y":2.0},"max_completion_tokens":7})";
+  json::object req = obj(body);
+  EXPECT_EQ(encode_openai_body(req, "m", true, vendor("openai"), body),
+            R"({"model":"m","stream_options":{"y":2.0,"include_usage":true},)"
+            R"("max_completion_tokens":7})");
+  EXPECT_EQ(encode_openai_body(req, "m", true, vendor("mistral"), body),
+            R"({"model":"m","max_tokens":7})");
+}
+
+TEST_F(OpenAiProvider, EncodeChatSplicesRawText) {
+  const std::string body = R"({"model":"up/gpt-4o-mini","n":1.0,"messages":[{"role":"user"}]})";
+  json::object req = obj(body);
+  std::vector<std::string> ignored;
+  ChatCall call{WireFormat::openai_chat, &req, nullptr, "gpt-4o-mini", false, &ignored};
+  call.raw_text = body;
+  auto r = provider_->encode_chat(call);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, R"({"model":"gpt-4o-mini","n":1.0,"messages":[{"role":"user"}]})");
 }
 
 }  // namespace

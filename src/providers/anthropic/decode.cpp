@@ -30,10 +30,7 @@ const json::object* obj_or(const json::object& o, std::string_view k) {
   return v && v->is_object() ? &v->get_object() : nullptr;
 }
 
-std::string capped(std::string s) {
-  if (s.size() > 500) s.resize(500);
-  return s;
-}
+std::string capped(const std::string& s) { return upstream_excerpt(s); }
 
 std::string prefix(std::string_view provider) {
   return "provider '" + std::string(provider) + "' ";
@@ -128,7 +125,7 @@ ApiError map_anthropic_error(std::string_view provider, int status, std::string_
       msg = str_or(v.get_object(), "message");
     }
   }
-  if (msg.empty()) msg = std::string(body.substr(0, 200));
+  if (msg.empty()) msg = upstream_excerpt(body, 200);
   return from_type(provider, type, status, capped(std::move(msg)), retry_after);
 }
 

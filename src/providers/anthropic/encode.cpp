@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_splice.h"
 #include "providers/anthropic.h"
 
 namespace torii {
@@ -291,7 +292,27 @@ std::optional<int64_t> effort_budget(std::string_view effort) {
 }  // namespace
 
 std::string encode_anthropic_passthrough(const json::object& request, std::string_view model,
-                                         bool stream) {
+                                         bool stream, std::string_view raw_text) {
+  // The fast path: the edits spliced into the client's text, every other member copied as it
+  // was (a base64 image is a memchr and a memcpy, not an escape pass).
+  if (!raw_text.empty()) {
+    if (auto obj = JsonObjectText::scan(raw_text)) {
+      JsonObjectWriter w(raw_text.size() + model.size() + 16);
+      bool saw_stream = false;
+      for (const JsonMember& m : obj->members()) {
+        if (m.key == "model") {
+          str(w.key(m.key), model);
+        } else if (m.key == "stream") {
+          saw_stream = true;
+          w.raw(m.key, stream ? "true" : "false");
+        } else {
+          w.copy(m);
+        }
+      }
+      if (stream && !saw_stream) w.raw("stream", "true");
+      return w.finish();
+    }
+  }
   std::string out;
   out.reserve(256);
   out += '{';

@@ -71,7 +71,8 @@ class Anthropic final : public Provider {
     r.path = path_;
     r.header_block = call.stream ? headers_sse_ : headers_json_;
     if (call.raw) {
-      r.body = encode_anthropic_passthrough(*call.raw, call.upstream_model, call.stream);
+      r.body = encode_anthropic_passthrough(*call.raw, call.upstream_model, call.stream,
+                                            call.raw_text);
       // Beta features the client opted into (Claude Code sends several) only mean something
       // to Anthropic itself: forwarded on passthrough only.
       if (call.client)

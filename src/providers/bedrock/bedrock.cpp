@@ -73,9 +73,8 @@ std::string upstream_message(std::string_view body) {
     msg = str_at(v.get_object(), "message");
     if (msg.empty()) msg = str_at(v.get_object(), "Message");
   }
-  if (msg.empty()) msg = std::string(body.substr(0, 200));
-  if (msg.size() > kMaxMessage) msg.resize(kMaxMessage);
-  return msg;
+  if (msg.empty()) return upstream_excerpt(body, 200);
+  return upstream_excerpt(msg, kMaxMessage);
 }
 
 ApiError bad_answer(std::string_view provider, std::string_view why) {
@@ -177,8 +176,8 @@ class BedrockStreamDecoder final : public StreamDecoder {
       return map_bedrock_exception(provider_, m.exception_type, m.payload);
     if (m.is_error())
       return ApiError::bad_gateway("provider '" + provider_ + "' stream failed: " +
-                                   std::string(m.error_code) + " " +
-                                   std::string(m.error_message.substr(0, kMaxMessage)));
+                                   upstream_excerpt(m.error_code, 100) + " " +
+                                   upstream_excerpt(m.error_message, kMaxMessage));
     if (!m.is_event()) return {};
     boost::system::error_code ec;
     json::value v = json::parse(m.payload, ec);

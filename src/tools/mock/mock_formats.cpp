@@ -12,6 +12,8 @@ const MockFormat& mock_anthropic_format();
 const MockFormat& mock_gemini_format();
 const MockFormat& mock_cohere_format();
 const MockFormat& mock_ollama_format();
+const MockFormat& mock_responses_format();
+const MockFormat& mock_completions_format();
 
 const std::vector<const MockFormat*>& mock_formats() {
   // One line per format. Paths must not overlap: the first format that matches serves a path.
@@ -22,6 +24,8 @@ const std::vector<const MockFormat*>& mock_formats() {
       &mock_gemini_format(),
       &mock_cohere_format(),
       &mock_ollama_format(),
+      &mock_responses_format(),
+      &mock_completions_format(),
   };
   return formats;
 }
