@@ -3,7 +3,9 @@
 
 usage: report.py RESULTS.jsonl NOTES.txt REPORT.md key=value...
 RESULTS.jsonl holds one object per measured case ("kind": "wrk" or "stream"), as run.sh wrote it.
-The key micro=FILE names torii_micro_bench's JSON output (section 5), when it ran.
+The key micro=FILE names torii_micro_bench's JSON output (section 5), when it ran: a generic
+table, then the "Provider codecs" subsection for bench/micro/provider_codec_bench.cpp (medians
+when the run had --benchmark_repetitions).
 """
 import datetime
 import json
@@ -229,39 +231,228 @@ if mem or soaks:
     sections.append(text)
 
 # 5. Micro-benchmarks (Google Benchmark JSON from torii_micro_bench).
+SCALE = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+# Families of bench/micro/provider_codec_bench.cpp: their own tables below, not the generic one.
+CODEC_FAMILIES = ("inbound_decode/", "encode_chat/", "encode_chat_passthrough/",
+                  "encode_chat_passthrough_tree/", "decode_chat/", "stream_event/",
+                  "stream_whole/", "encode_result/", "stream_encode_event/", "json_string/")
+
+
+def pick_runs(benchmarks):
+    """One entry per benchmark, in first-seen order: the median when the run had repetitions
+    (Google Benchmark's median aggregate, else the middle repetition by CPU time), else the run
+    itself; an errored benchmark is its error entry. Returns (name -> entry, repetitions)."""
+    groups, medians, reps = {}, {}, 1
+    for b in benchmarks:
+        name = b.get("run_name", b["name"])
+        groups.setdefault(name, [])
+        reps = max(reps, b.get("repetitions", 1))
+        if b.get("run_type", "iteration") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[name] = b
+        else:
+            groups[name].append(b)
+    picked = {}
+    for name, runs in groups.items():
+        failed = [b for b in runs if b.get("error_occurred")]
+        if failed:
+            picked[name] = failed[0]
+        elif name in medians:
+            picked[name] = medians[name]
+        elif runs:
+            picked[name] = sorted(runs, key=lambda b: b["cpu_time"])[(len(runs) - 1) // 2]
+    return picked, reps
+
+
+def ns_per_op(b):
+    return b["cpu_time"] * SCALE.get(b.get("time_unit", "ns"), 1)
+
+
+def time_parts(ns):
+    """(number, unit) as the tables print a time: ns below 10 µs, else µs."""
+    return (f"{ns:,.0f}", "ns") if ns < 10_000 else (f"{ns / 1e3:,.1f}", "µs")
+
+
+def codec_section(runs, reps):
+    """The "Provider codecs" subsection of section 5, or None when no codec benchmark ran."""
+    codec = {n: b for n, b in runs.items() if n.startswith(CODEC_FAMILIES)}
+    if not codec:
+        return None
+
+    def ok(name):
+        b = codec.get(name)
+        return b if b and not b.get("error_occurred") else None
+
+    def cell(name):
+        b = codec.get(name)
+        if not b:
+            return "–"
+        if b.get("error_occurred"):
+            return "error"
+        num, unit = time_parts(ns_per_op(b))
+        a = b.get("allocs")
+        return f"{num} {unit} / {a:.0f}" if a is not None else f"{num} {unit}"
+
+    def before_after(before, after):
+        """tree → splice in one cell ("4,104 → 2,215 ns / 6 → 5"); the splice alone without
+        the tree benchmark (an older torii_micro_bench)."""
+        b, a = ok(before), ok(after)
+        if not (a and b):
+            return cell(after)
+        # One unit for both: µs as soon as either side would print in µs ("310.3 → 7.7 µs").
+        bt, at = ns_per_op(b), ns_per_op(a)
+        if max(bt, at) < 10_000:
+            bn, an, unit = f"{bt:,.0f}", f"{at:,.0f}", "ns"
+        else:
+            bn, an, unit = f"{bt / 1e3:,.1f}", f"{at / 1e3:,.1f}", "µs"
+        text = f"{bn} → {an} {unit}"
+        if a.get("allocs") is not None and b.get("allocs") is not None:
+            text += f" / {b['allocs']:.0f} → {a['allocs']:.0f}"
+        return text
+
+    apis = ["openai_chat", "anthropic_messages", "openai_responses"]
+    inbound = [[api, cell(f"inbound_decode/{api}/small"), cell(f"inbound_decode/{api}/large"),
+                cell(f"encode_result/{api}"), cell(f"stream_encode_event/{api}"),
+                cell(f"stream_encode_event/{api}_raw")] for api in apis]
+    kinds = ["openai-compatible", "anthropic", "gemini", "bedrock", "cohere", "ollama"]
+    shown = {"openai-compatible": "openai-compatible (from an Anthropic client)",
+             "bedrock": "bedrock (SigV4 signing included)"}
+    passthrough = {"openai-compatible": "openai → openai", "anthropic": "anthropic → anthropic"}
+    providers = []
+    for k in kinds:
+        providers.append([shown.get(k, k), cell(f"encode_chat/{k}/small"),
+                          cell(f"encode_chat/{k}/large"), cell(f"decode_chat/{k}"),
+                          cell(f"stream_event/{k}"), cell(f"stream_whole/{k}")])
+        if k in passthrough:
+            providers.append([
+                f"{k} passthrough ({passthrough[k]})",
+                before_after(f"encode_chat_passthrough_tree/{k}/small",
+                             f"encode_chat_passthrough/{k}/small"),
+                before_after(f"encode_chat_passthrough_tree/{k}/large",
+                             f"encode_chat_passthrough/{k}/large"),
+                cell(f"decode_chat/{k}_passthrough"), cell(f"stream_event/{k}_passthrough"),
+                cell(f"stream_whole/{k}_passthrough")])
+
+    how = ("the median of its repetitions" if reps > 1 else "one run per benchmark")
+    text = (
+        "### Provider codecs (bench/micro/provider_codec_bench.cpp)\n\n"
+        f"Measured in this run (date, machine and commit at the top), {how}; "
+        "`torii_micro_bench` as in Method.\n\n"
+        "Each cell is CPU time per call / heap allocations per call (a counting `operator new` "
+        "in\nbench/micro/fixtures.cpp). Requests: the same conversation in each inbound API "
+        "(system prompt,\nthree user turns and two assistant answers, ~1 KB of text, one tool); "
+        "\"large\" adds a 60 KB\nbase64 PNG to the last user turn. Translated encodes take the "
+        "canonical request decoded from an\nOpenAI chat client (openai-compatible: from an "
+        "Anthropic Messages client, since an OpenAI client\nwould be passthrough); passthrough "
+        "encodes take the client's parsed JSON. Answers and streams are\nmade by `torii mock`'s "
+        "format code for the request each provider encoded: a 48-word answer, and a\nstream of "
+        "start + 48 text chunks of 3 words + end with usage (51 events out of the decoder, fed\n"
+        "in one piece); the per-event column feeds one text chunk to a decoder already past the "
+        "start.\ndecode_chat copies the ~0.6 KB body in each call (one of its allocations). "
+        "Inbound: encode_result\nof a canonical 48-word answer, and one text delta through the "
+        "client's stream encoder (raw: the\npassthrough path, a native event re-framed).\n\n" +
+        table(["inbound API", "decode small (1.4 KB)", "decode large (61.5 KB)",
+               "encode_result (0.6 KB)", "stream encode, per event", "passthrough event (raw)"],
+              inbound) + "\n\n" +
+        table(["provider", "encode_chat small", "encode_chat large", "decode_chat (~0.6 KB)",
+               "stream, per text event", "whole stream (51 events)"], providers))
+
+    paragraphs = []
+    if any(ok(f"encode_chat_passthrough_tree/{k}/small") for k in passthrough):
+        paragraphs.append(
+            "Passthrough encodes, before → after: `encode_chat_passthrough_tree/*`, the same "
+            "encode from the parsed JSON alone (re-serialised: the fallback, i.e. the old path) "
+            "→ `encode_chat_passthrough/*` (the splice, ChatCall::raw_text: core/json_splice "
+            "scans the body's top-level members (memchr over string bodies) and copies every "
+            "member it does not edit verbatim), both in this run.")
+    ours = ok("json_string/append_json_string")
+    if ok("json_string/boost_serialize") and ours:
+        line = ("Writing the large request's 60 KB base64 image as a JSON string: "
+                f"boost::json::serialize {cell('json_string/boost_serialize')}, core/json_text "
+                f"`append_json_string` {cell('json_string/append_json_string')}")
+        if ours.get("bytes_per_second"):
+            line += f" ({ours['bytes_per_second'] / 1e9:.1f} GB/s)"
+        paragraphs.append(line + ".")
+
+    def spread(names, scale=1e3, digits=1):
+        """"lo–hi" of the CPU times (µs by default) and of the allocations of names."""
+        got = [ok(n) for n in names if ok(n)]
+        if not got:
+            return None, None
+        t = sorted(ns_per_op(b) / scale for b in got)
+        a = sorted(b["allocs"] for b in got if b.get("allocs") is not None)
+        span = (lambda lo, hi, d: f"{lo:,.{d}f}" if f"{lo:,.{d}f}" == f"{hi:,.{d}f}"
+                else f"{lo:,.{d}f}–{hi:,.{d}f}")
+        return span(t[0], t[-1], digits), span(a[0], a[-1], 0) if a else None
+
+    ev_p, ev_pa = spread([f"stream_event/{k}_passthrough" for k in passthrough])
+    ev_t, ev_ta = spread([f"stream_event/{k}" for k in kinds])
+    wh_p, _ = spread([f"stream_whole/{k}_passthrough" for k in passthrough], digits=0)
+    wh_t, _ = spread([f"stream_whole/{k}" for k in kinds], digits=0)
+    if ev_p and ev_t:
+        allocs = (f" and {ev_pa} allocation{'s' if ev_pa != '1' else ''}" if ev_pa else "",
+                  f" and {ev_ta} allocations" if ev_ta else "")
+        line = (f"Passthrough on streams: {ev_p} µs{allocs[0]} per event, against {ev_t} "
+                f"µs{allocs[1]} translated")
+        if wh_p and wh_t:
+            line += f"; {wh_p} µs against {wh_t} µs for a whole stream"
+        paragraphs.append(line + ".")
+    enc_l, _ = spread([f"encode_chat/{k}/large" for k in kinds], digits=0)
+    dec_l, _ = spread([f"inbound_decode/{api}/large" for api in apis], digits=0)
+    pass_l, _ = spread([f"encode_chat_passthrough/{k}/large" for k in passthrough])
+    if enc_l and dec_l:
+        line = (f"On a large request the translated encoders take {enc_l} µs, for a request "
+                f"that parses in {dec_l} µs: most of it is writing the 60 KB base64 image back "
+                "out as a JSON string (json_string above is that string alone), and Bedrock adds "
+                "SHA-256 over the body for its SigV4 signature")
+        if pass_l:
+            line += f". Passthrough (encode_chat_passthrough) takes {pass_l} µs"
+        paragraphs.append(line + ".")
+    failed = [f"{n}: {b.get('error_message', '')}" for n, b in codec.items()
+              if b.get("error_occurred")]
+    if failed:
+        paragraphs.append("Errors: " + "; ".join(failed) + ".")
+    return text + "".join("\n\n" + p for p in paragraphs)
+
+
 micro_path = meta.get("micro", "")
 if micro_path and os.path.exists(micro_path):
     try:
         micro = json.load(open(micro_path)).get("benchmarks", [])
     except ValueError:
         micro = []
-    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+    runs, reps = pick_runs(micro)
     body = []
-    for b in micro:
-        if b.get("run_type", "iteration") != "iteration":
+    for full, b in runs.items():
+        if full.startswith(CODEC_FAMILIES):
             continue
-        name = b["name"].removeprefix("BM_")
+        name = full.removeprefix("BM_")
         if b.get("error_occurred"):
             body.append([name, "error", "–", "–", b.get("error_message", "")])
             continue
-        ns = b["cpu_time"] * scale.get(b.get("time_unit", "ns"), 1)
-        per_op = f"{ns:,.0f} ns" if ns < 10_000 else f"{ns / 1e3:,.1f} µs"
+        num, unit = time_parts(ns_per_op(b))
         mbs = b.get("bytes_per_second")
         ips = b.get("items_per_second")
-        body.append([name, per_op, fmt(mbs / 1e6, 1) if mbs else "–",
+        body.append([name, f"{num} {unit}", fmt(mbs / 1e6, 1) if mbs else "–",
                      fmt(ips / 1e3, 1) if ips else "–", b.get("label", "")])
-    if body:
-        sections.append(
-            "## 5. Micro-benchmarks (Google Benchmark, bench/micro)\n\n" + table(
-                ["benchmark", "CPU time per op", "MB/s", "k items/s", "input"], body) +
-            "\n\nOne core, CPU time per iteration. Items are SSE events for sse_feed and "
-            "stream_decoder_stream, else one call. sse_feed parses one 64-chunk OpenAI stream "
-            "(the mock's bytes) in one piece or in 1 KiB reads; stream_decoder_* runs the OpenAI "
-            "stream decoder on one content chunk, the usage chunk, or the whole stream; "
-            "decode_openai_chat decodes into a 4 KiB monotonic arena as RequestContext does "
-            "(large_heap: default storage); encode_openai_body builds the openai vendor's "
-            "streaming upstream body (MB/s of output); find_usage is the usage scan of a "
-            "non-streamed answer, find_usage_full_parse the boost::json::parse it replaces.")
+    codecs = codec_section(runs, reps)
+    if body or codecs:
+        text = "## 5. Micro-benchmarks (Google Benchmark, bench/micro)"
+        if body:
+            text += ("\n\n" + table(["benchmark", "CPU time per op", "MB/s", "k items/s", "input"],
+                                    body) +
+                     "\n\nOne core, CPU time per iteration. Items are SSE events for sse_feed and "
+                     "stream_decoder_stream, else one call. sse_feed parses one 64-chunk OpenAI "
+                     "stream (the mock's bytes) in one piece or in 1 KiB reads; stream_decoder_* "
+                     "runs the OpenAI stream decoder on one content chunk, the usage chunk, or the "
+                     "whole stream; decode_openai_chat decodes into a 4 KiB monotonic arena as "
+                     "RequestContext does (large_heap: default storage); encode_openai_body builds "
+                     "the openai vendor's streaming upstream body (MB/s of output); find_usage is "
+                     "the usage scan of a non-streamed answer, find_usage_full_parse the "
+                     "boost::json::parse it replaces.")
+        if codecs:
+            text += "\n\n" + codecs
+        sections.append(text)
 
 if notes:
     sections.append("## Notes\n\n" + "\n".join(f"- {n}" for n in notes))

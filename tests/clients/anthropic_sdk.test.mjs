@@ -180,6 +180,14 @@ for (const backend of ['openai', 'anthropic']) {
         backend === 'anthropic' ? null : 'true');
     });
 
+    test('anthropic-beta reaches an Anthropic provider only (passthrough)', async () => {
+      await client.messages.create({ model, max_tokens: 16, messages: ask() },
+        { headers: { 'anthropic-beta': 'torii-test-2025-01-01' } });
+      const last = await (await fetch(`${w.mock.url}/mock/last`)).json();
+      assert.equal(last.headers['anthropic-beta'],
+        backend === 'anthropic' ? 'torii-test-2025-01-01' : undefined);
+    });
+
     if (backend === 'anthropic') {
       test('usage: cache reads and writes come back apart from input_tokens', async () => {
         const body = { model, max_tokens: 64, messages: ask(),

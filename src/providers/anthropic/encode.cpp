@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/json_splice.h"
+#include "core/json_text.h"
 #include "providers/anthropic.h"
 
 namespace torii {
@@ -15,36 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
-void escape(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-}
-
-void str(std::string& out, std::string_view s) {
-  out += '"';
-  escape(out, s);
-  out += '"';
-}
+// The shared escaper (core/json_text.h): 8 bytes at a time, valid JSON for any UTF-8.
+void str(std::string& out, std::string_view s) { append_json_string(out, s); }
 
 void num(std::string& out, double d) {
   char buf[32];
