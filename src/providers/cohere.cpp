@@ -6,12 +6,16 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "core/json_access.h"
 #include "providers/openai_compatible.h"
 
 namespace torii {
 namespace json = boost::json;
 
 namespace {
+
+using jsonx::str_at;
+using jsonx::obj_at;
 
 constexpr std::string_view kKind = "cohere";
 
@@ -24,16 +28,7 @@ int64_t int_or(const json::object& o, std::string_view k) {
   return -1;
 }
 
-const json::object* obj_at(const json::object& o, std::string_view k) {
-  auto v = o.if_contains(k);
-  return v && v->is_object() ? &v->get_object() : nullptr;
-}
 
-std::string_view str_at(const json::object& o, std::string_view k) {
-  auto v = o.if_contains(k);
-  if (!v || !v->is_string()) return {};
-  return {v->get_string().data(), v->get_string().size()};
-}
 
 // --- finish and usage ------------------------------------------------------------------------
 

@@ -3,23 +3,15 @@
 
 #include <boost/json/parse.hpp>
 
+#include "core/json_access.h"
+
 namespace torii {
 namespace json = boost::json;
 
 namespace {
 
-int64_t int_at(const json::object& o, std::string_view k) {
-  auto v = o.if_contains(k);
-  if (!v) return -1;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  return -1;
-}
-
-const json::object* obj_at(const json::object& o, std::string_view k) {
-  auto v = o.if_contains(k);
-  return v && v->is_object() ? &v->get_object() : nullptr;
-}
+using jsonx::int_at;
+using jsonx::obj_at;
 
 // The message of a Responses error event ({"type":"error","message"} or {"error":{"message"}})
 // or a response.failed event ({"response":{"error":{"message"}}}).

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_access.h"
 #include "providers/bedrock/bedrock_internal.h"
 #include "providers/bedrock/eventstream.h"
 #include "providers/bedrock/sigv4.h"
@@ -16,33 +17,18 @@ namespace json = boost::json;
 
 namespace {
 
+using jsonx::sv;
+using jsonx::str_at;
+using jsonx::int_at;
+using jsonx::obj_at;
+using jsonx::arr_at;
+
 constexpr std::size_t kMaxMessage = 500;
 
-std::string_view sv(const json::string& s) { return {s.data(), s.size()}; }
 
-std::string_view str_at(const json::object& o, std::string_view key) {
-  auto v = o.if_contains(key);
-  return v && v->is_string() ? sv(v->get_string()) : std::string_view{};
-}
 
-int64_t int_at(const json::object& o, std::string_view key) {
-  auto v = o.if_contains(key);
-  if (!v) return -1;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->get_double());
-  return -1;
-}
 
-const json::object* obj_at(const json::object& o, std::string_view key) {
-  auto v = o.if_contains(key);
-  return v && v->is_object() ? &v->get_object() : nullptr;
-}
 
-const json::array* arr_at(const json::object& o, std::string_view key) {
-  auto v = o.if_contains(key);
-  return v && v->is_array() ? &v->get_array() : nullptr;
-}
 
 std::string next_id() {
   static std::atomic<uint64_t> counter{0};
