@@ -57,9 +57,7 @@ Usage cohere_usage(const json::object& u) {
 // --- request ---------------------------------------------------------------------------------
 
 ApiError no_counterpart(const std::string& name, std::string_view field, std::string_view why) {
-  return ApiError::invalid_request("provider '" + name + "' (cohere) has no counterpart for '" +
-                                       std::string(field) + "': " + std::string(why),
-                                   std::string(field));
+  return torii::no_counterpart(name, "cohere", field, why);
 }
 
 std::string data_url(const Part& p) {

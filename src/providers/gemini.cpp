@@ -58,15 +58,9 @@ class Encoder {
 
  private:
   ApiError no_counterpart(std::string_view field, std::string_view why) const {
-    return ApiError::invalid_request("provider '" + std::string(provider_) +
-                                         "' (gemini) has no counterpart for '" +
-                                         std::string(field) + "': " + std::string(why),
-                                     std::string(field));
+    return torii::no_counterpart(provider_, "gemini", field, why);
   }
-  void ignore(std::string_view name) {
-    if (std::find(ignored_.begin(), ignored_.end(), name) == ignored_.end())
-      ignored_.emplace_back(name);
-  }
+  void ignore(std::string_view name) { add_ignored(ignored_, name); }
 
   // Starts a part in a content of `role`; consecutive messages of the same Gemini role share
   // one content (OpenAI's one-message-per-tool-result become one turn, as Gemini expects for

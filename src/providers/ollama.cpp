@@ -34,9 +34,7 @@ int64_t int_or(const json::object& o, std::string_view k) {
 
 
 ApiError no_counterpart(const std::string& name, std::string_view field, std::string_view why) {
-  return ApiError::invalid_request("provider '" + name + "' (ollama) has no counterpart for '" +
-                                       std::string(field) + "': " + std::string(why),
-                                   std::string(field));
+  return torii::no_counterpart(name, "ollama", field, why);
 }
 
 // "2023-08-04T19:22:45.499127Z" -> Unix seconds (0 when it does not parse).

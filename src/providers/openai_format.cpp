@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/json_text.h"
+#include "providers/provider.h"
 
 namespace torii {
 namespace json = boost::json;
@@ -312,16 +313,7 @@ Result<void> openai_request_to_canonical(const json::object& r, ChatRequest& out
 namespace {
 
 ApiError no_counterpart(std::string_view provider, std::string_view field, std::string_view why) {
-  return ApiError::invalid_request("provider '" + std::string(provider) +
-                                       "' (OpenAI format) has no counterpart for '" +
-                                       std::string(field) + "': " + std::string(why),
-                                   std::string(field));
-}
-
-void add_ignored(std::vector<std::string>& ignored, std::string_view name) {
-  for (const auto& i : ignored)
-    if (i == name) return;
-  ignored.emplace_back(name);
+  return torii::no_counterpart(provider, "OpenAI format", field, why);
 }
 
 json::value media_url(const Part& p) {

@@ -16,6 +16,20 @@ Result<void> SseStreamDecoder::feed(std::string_view bytes, StreamSink& sink, Us
   return {};
 }
 
+ApiError no_counterpart(std::string_view name, std::string_view kind, std::string_view field,
+                        std::string_view why) {
+  return ApiError::invalid_request("provider '" + std::string(name) + "' (" + std::string(kind) +
+                                       ") has no counterpart for '" + std::string(field) +
+                                       "': " + std::string(why),
+                                   std::string(field));
+}
+
+void add_ignored(std::vector<std::string>& ignored, std::string_view field) {
+  for (const auto& i : ignored)
+    if (i == field) return;
+  ignored.emplace_back(field);
+}
+
 std::optional<ApiError> missing_capability(const ChatRequest& r, const Provider& provider) {
   const Capabilities& c = provider.capabilities();
   auto missing = [&](std::string_view field, std::string_view what) {

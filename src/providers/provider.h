@@ -114,6 +114,13 @@ class SseStreamDecoder : public StreamDecoder {
 
 class Provider;
 
+// The 400 for a field provider `name` (of `kind`) has no counterpart for, naming the field in
+// the message and in `param`.
+ApiError no_counterpart(std::string_view name, std::string_view kind, std::string_view field,
+                        std::string_view why);
+// Adds hint `field` to a call's ignored list once (x-torii-ignored-params).
+void add_ignored(std::vector<std::string>& ignored, std::string_view field);
+
 // The first thing `request` needs that `provider` does not announce, as a 400 naming the field
 // and the provider; nullopt when the provider can take it. Run on translated requests (a
 // passthrough provider is the client's own format: the provider itself answers).

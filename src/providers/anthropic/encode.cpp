@@ -27,21 +27,13 @@ void num(std::string& out, double d) {
 
 void num(std::string& out, int64_t n) { out += std::to_string(n); }
 
-void add_ignored(std::vector<std::string>& ignored, std::string_view name) {
-  if (std::find(ignored.begin(), ignored.end(), name) == ignored.end())
-    ignored.emplace_back(name);
-}
-
 class Encoder {
  public:
   Encoder(std::string& out, std::string_view provider, std::vector<std::string>& ignored)
       : out_(out), provider_(provider), ignored_(ignored) {}
 
   ApiError no_counterpart(std::string_view field, std::string_view why) const {
-    return ApiError::invalid_request("provider '" + std::string(provider_) +
-                                         "' (anthropic) has no counterpart for '" +
-                                         std::string(field) + "': " + std::string(why),
-                                     std::string(field));
+    return torii::no_counterpart(provider_, "anthropic", field, why);
   }
 
   // "source" of an image or document: base64 data or a URL.

@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/json_text.h"
+#include "providers/provider.h"
 
 namespace torii::bedrock_detail {
 namespace json = boost::json;
@@ -84,15 +85,9 @@ class Encoder {
 
  private:
   ApiError no_counterpart(std::string_view field, std::string_view why) const {
-    return ApiError::invalid_request("provider '" + std::string(provider_) +
-                                         "' (bedrock) has no counterpart for '" +
-                                         std::string(field) + "': " + std::string(why),
-                                     std::string(field));
+    return torii::no_counterpart(provider_, "bedrock", field, why);
   }
-  void ignore(std::string_view name) {
-    if (std::find(ignored_.begin(), ignored_.end(), name) == ignored_.end())
-      ignored_.emplace_back(name);
-  }
+  void ignore(std::string_view name) { add_ignored(ignored_, name); }
 
   // Starts a content block in a message of `role`; consecutive messages of one role merge.
   void begin_block(std::string_view role) {
