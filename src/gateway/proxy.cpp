@@ -152,6 +152,28 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
   co_return Outcome::done;
 }
 
+// The client's body for a 2xx whole answer `body` (passthrough: as it came; else decoded and
+// encoded in the client's format), with ctx.usage set. A plain function, not a coroutine: the
+// decoded answer lives on the stack, which keeps relay_whole's frame small enough for Asio's
+// recycling allocator (frames over 1 KiB are a malloc and a free per request).
+Result<std::string> client_body(RequestContext& ctx, const Provider& provider, bool passthrough,
+                                std::string&& body) {
+  if (passthrough && ctx.codec->format() == WireFormat::openai_responses) {
+    auto usage = responses_body_usage(body, provider.name());  // see relay_stream
+    if (!usage) return usage.error();
+    ctx.usage = *usage;
+    return std::move(body);
+  }
+  auto decoded = provider.decode_chat(std::move(body), passthrough);
+  if (!decoded) return decoded.error();
+  ctx.usage = decoded->result.usage;
+  if (passthrough) return std::move(decoded->raw);
+  ChatResult& r = decoded->result;  // providers that do not name the model or the answer
+  if (r.model.empty()) r.model = ctx.upstream_model;
+  if (r.id.empty()) r.id = ctx.request_id;
+  return ctx.codec->encode_result(r);
+}
+
 // Forwards a 2xx whole answer.
 Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& provider,
                           bool passthrough, UpstreamResponse& resp, std::size_t ran,
@@ -162,31 +184,13 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
     last.retryable = true;
     co_return Outcome::next_target;
   }
-  Result<ChatResponse> decoded = ChatResponse{};
-  if (passthrough && ctx.codec->format() == WireFormat::openai_responses) {
-    auto usage = responses_body_usage(*body, provider.name());  // see relay_stream
-    if (usage) {
-      decoded->result.usage = *usage;
-      decoded->raw = std::move(*body);
-    } else {
-      decoded = usage.error();
-    }
-  } else {
-    decoded = provider.decode_chat(std::move(*body), passthrough);
-  }
-  if (!decoded) {
-    last = decoded.error();
+  auto answer = client_body(ctx, provider, passthrough, std::move(*body));
+  if (!answer) {
+    last = answer.error();
     last.retryable = true;
     co_return Outcome::next_target;
   }
-  ctx.usage = decoded->result.usage;
-  if (!passthrough) {  // providers that do not name the model or the answer
-    if (decoded->result.model.empty()) decoded->result.model = ctx.upstream_model;
-    if (decoded->result.id.empty()) decoded->result.id = ctx.request_id;
-  }
-  std::string answer =
-      passthrough ? std::move(decoded->raw) : ctx.codec->encode_result(decoded->result);
-  ResponseView view{200, answer};
+  ResponseView view{200, *answer};
   const auto& chain = ctx.snapshot->policies;
   for (std::size_t i = ran; i-- > 0;) {
     Verdict v = co_await chain[i]->on_response(ctx, view);
