@@ -750,7 +750,6 @@ FinishReason gemini_finish_reason(std::string_view r) {
 
 ApiError map_gemini_error(std::string_view provider, int status, std::string_view body,
                           std::string_view retry_after) {
-  std::string prefix = "provider '" + std::string(provider) + "' ";
   std::string msg = upstream_message(body);
   // Details Gemini adds: ErrorInfo.reason (API_KEY_INVALID comes with a 400) and
   // RetryInfo.retryDelay ("37s") with a 429.
@@ -770,38 +769,9 @@ ApiError map_gemini_error(std::string_view provider, int status, std::string_vie
             if (secs > 0) retry = std::to_string(static_cast<int64_t>(secs + 0.999));
           }
         }
-  ApiError e;
   if (status == 400 && (reason == "API_KEY_INVALID" || msg.find("API key") != std::string::npos))
     status = 401;  // Gemini refuses a bad key with a 400: still the gateway's credentials
-  switch (status) {
-    case 400: case 409: case 422:
-      e = ApiError::invalid_request(prefix + "rejected the request: " + msg);
-      break;
-    case 404:
-      e = ApiError::invalid_request(prefix + "rejected the request: " + msg);
-      e.status = 404;
-      e.code = "model_not_found";
-      break;
-    case 401: case 403:
-      e = ApiError::bad_gateway(prefix + "refused the gateway's credentials (HTTP " +
-                                    std::to_string(status) + ")", "upstream_auth");
-      break;
-    case 413:
-      e = ApiError::too_large(prefix + "says the request is too large: " + msg);
-      break;
-    case 429:
-      e = ApiError::rate_limited(prefix + "is rate limiting: " + msg, retry);
-      e.retryable = true;
-      break;
-    case 408: case 504:
-      e = ApiError::gateway_timeout(prefix + "timed out (HTTP " + std::to_string(status) + ")");
-      e.retryable = true;
-      break;
-    default:
-      e = ApiError::bad_gateway(prefix + "failed (HTTP " + std::to_string(status) + "): " + msg);
-      e.retryable = status >= 500;
-  }
-  return e;
+  return map_upstream_status(provider, status, msg, retry);
 }
 
 Result<std::unique_ptr<Provider>> make_gemini(const ProviderConfig& config, Endpoint endpoint) {

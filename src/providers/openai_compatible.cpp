@@ -151,44 +151,11 @@ static std::string upstream_message(std::string_view body) {
 
 ApiError map_openai_error(std::string_view name, int status, std::string_view body,
                           std::string_view retry_after) {
-  std::string prefix = "provider '" + std::string(name) + "' ";
-  ApiError e;
-  switch (status) {
-    case 400: case 404: case 409: case 422:
-      e = ApiError::invalid_request(prefix + "rejected the request: " + upstream_message(body));
-      if (status == 404) {
-        e.status = 404;
-        e.code = "model_not_found";
-      }
-      break;
-    case 401: case 403:
-      // Not the client's fault: the gateway's credentials for this provider were refused.
-      e = ApiError::bad_gateway(prefix + "refused the gateway's credentials (HTTP " +
-                                    std::to_string(status) + ")", "upstream_auth");
-      break;
-    case 413:
-      e = ApiError::too_large(prefix + "says the request is too large: " + upstream_message(body));
-      break;
-    case 429:
-      e = ApiError::rate_limited(prefix + "is rate limiting: " + upstream_message(body),
-                                 std::string(retry_after));
-      e.retryable = true;
-      break;
-    case 408: case 504:
-      e = ApiError::gateway_timeout(prefix + "timed out (HTTP " + std::to_string(status) + ")");
-      e.retryable = true;
-      break;
-    default:
-      e = ApiError::bad_gateway(prefix + "failed (HTTP " + std::to_string(status) + "): " +
-                                upstream_message(body));
-      e.retryable = status >= 500;
-  }
-  return e;
+  return map_upstream_status(name, status, upstream_message(body), retry_after);
 }
 
 // --- the provider ----------------------------------------------------------------------------
 
-// The integer after `"key":` inside `obj`, or -1.
 // One pass over a usage object's text: every "key": <integer> whose key is one of ours (the
 // first occurrence wins; the details objects are nested inside). Six separate searches cost
 // ~3k instructions on a usage object with its details; this pass costs a few hundred.

@@ -24,6 +24,41 @@ ApiError no_counterpart(std::string_view name, std::string_view kind, std::strin
                                    std::string(field));
 }
 
+ApiError map_upstream_status(std::string_view name, int status, const std::string& message,
+                             std::string_view retry_after) {
+  const std::string prefix = "provider '" + std::string(name) + "' ";
+  ApiError e;
+  switch (status) {
+    case 400: case 404: case 409: case 422:
+      e = ApiError::invalid_request(prefix + "rejected the request: " + message);
+      if (status == 404) {
+        e.status = 404;
+        e.code = "model_not_found";
+      }
+      break;
+    case 401: case 403:
+      e = ApiError::bad_gateway(prefix + "refused the gateway's credentials (HTTP " +
+                                    std::to_string(status) + ")", "upstream_auth");
+      break;
+    case 413:
+      e = ApiError::too_large(prefix + "says the request is too large: " + message);
+      break;
+    case 429:
+      e = ApiError::rate_limited(prefix + "is rate limiting: " + message, std::string(retry_after));
+      e.retryable = true;
+      break;
+    case 408: case 504:
+      e = ApiError::gateway_timeout(prefix + "timed out (HTTP " + std::to_string(status) + ")");
+      e.retryable = true;
+      break;
+    default:
+      e = ApiError::bad_gateway(prefix + "failed (HTTP " + std::to_string(status) + "): " +
+                                message);
+      e.retryable = status >= 500;
+  }
+  return e;
+}
+
 void add_ignored(std::vector<std::string>& ignored, std::string_view field) {
   for (const auto& i : ignored)
     if (i == field) return;

@@ -118,6 +118,13 @@ class Provider;
 // the message and in `param`.
 ApiError no_counterpart(std::string_view name, std::string_view kind, std::string_view field,
                         std::string_view why);
+// The error the client sees for a non-2xx upstream `status` from provider `name`, given the
+// provider's own message (already an upstream_excerpt): 400/409/422 → 400, 404 → 404
+// model_not_found, 401/403 → 502 upstream_auth (never the client's fault; the message is not
+// echoed), 413 → 413, 429 → 429 with Retry-After, 408/504 → 504, other → 502; 429, 408 and
+// 5xx are retryable. Each adapter extracts its message, then calls this.
+ApiError map_upstream_status(std::string_view name, int status, const std::string& message,
+                             std::string_view retry_after);
 // Adds hint `field` to a call's ignored list once (x-torii-ignored-params).
 void add_ignored(std::vector<std::string>& ignored, std::string_view field);
 

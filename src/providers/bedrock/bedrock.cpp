@@ -369,42 +369,10 @@ FinishReason bedrock_finish_reason(std::string_view r) {
   return FinishReason::stop;
 }
 
+// Bad keys, a bad signature or no access to the model (401/403) are the gateway's fault.
 ApiError map_bedrock_error(std::string_view provider, int status, std::string_view body,
                            std::string_view retry_after) {
-  std::string prefix = "provider '" + std::string(provider) + "' ";
-  std::string msg = upstream_message(body);
-  ApiError e;
-  switch (status) {
-    case 400: case 409: case 422:
-      e = ApiError::invalid_request(prefix + "rejected the request: " + msg);
-      break;
-    case 404:
-      e = ApiError::invalid_request(prefix + "rejected the request: " + msg);
-      e.status = 404;
-      e.code = "model_not_found";
-      break;
-    case 401: case 403:
-      // Bad keys, a bad signature, or no access to the model: the gateway's fault, not the
-      // client's. Bedrock's message names no secret, but it is not echoed anyway.
-      e = ApiError::bad_gateway(prefix + "refused the gateway's credentials (HTTP " +
-                                    std::to_string(status) + ")", "upstream_auth");
-      break;
-    case 413:
-      e = ApiError::too_large(prefix + "says the request is too large: " + msg);
-      break;
-    case 429:
-      e = ApiError::rate_limited(prefix + "is rate limiting: " + msg, std::string(retry_after));
-      e.retryable = true;
-      break;
-    case 408: case 504:
-      e = ApiError::gateway_timeout(prefix + "timed out (HTTP " + std::to_string(status) + ")");
-      e.retryable = true;
-      break;
-    default:
-      e = ApiError::bad_gateway(prefix + "failed (HTTP " + std::to_string(status) + "): " + msg);
-      e.retryable = status >= 500;
-  }
-  return e;
+  return map_upstream_status(provider, status, upstream_message(body), retry_after);
 }
 
 ApiError map_bedrock_exception(std::string_view provider, std::string_view type,
