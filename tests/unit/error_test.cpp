@@ -67,3 +67,24 @@ TEST(ApiError, AnthropicShape) {
 
 }  // namespace
 }  // namespace torii
+
+namespace torii {
+namespace {
+
+TEST(UpstreamExcerpt, CutsAtACharacterBoundaryAndReplacesInvalidBytes) {
+  // "é" is two bytes: a cut at 3 bytes must not keep half of it.
+  EXPECT_EQ(upstream_excerpt("abé", 3), "ab");
+  EXPECT_EQ(upstream_excerpt("abé", 4), "abé");
+  // Stray continuation bytes, a lone lead byte, overlongs and surrogates become '?'.
+  EXPECT_EQ(upstream_excerpt("a\x80z"), "a?z");
+  EXPECT_EQ(upstream_excerpt("a\xc3"), "a?");
+  EXPECT_EQ(upstream_excerpt("\xc0\xaf"), "??");
+  EXPECT_EQ(upstream_excerpt("\xed\xa0\x80"), "???");
+  EXPECT_EQ(upstream_excerpt("\xff\xfe ok"), "?? ok");
+  // Valid 3- and 4-byte characters survive; the default cap is 500 bytes.
+  EXPECT_EQ(upstream_excerpt("€😀"), "€😀");
+  EXPECT_EQ(upstream_excerpt(std::string(600, 'x')).size(), 500u);
+}
+
+}  // namespace
+}  // namespace torii
