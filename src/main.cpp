@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "config/snapshot.h"
+#include "gateway/health_checker.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
 #include "server/server.h"
@@ -104,13 +105,17 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     mock_url = "http://127.0.0.1:" + std::to_string(mock_server->port());
   }
 
-  auto snap = build_snapshot(config, mock_url);
+  // Target health (breakers, latency, 429 cool-downs) outlives each snapshot: a reload keeps it.
+  routing::HealthRegistry health;
+  auto snap = build_snapshot(config, mock_url, &health);
   if (!snap) {
     log::error("{}: {}", config.source, snap.error().message);
     return 1;
   }
   SnapshotHolder holder;
   holder.set(std::move(*snap));
+  HealthChecker checker(health);
+  checker.watch(holder.get());
 
   Server server(config.server, make_gateway(holder));
   if (!bind_and_start(server)) return 1;
@@ -128,7 +133,7 @@ int serve(const std::string& config_path, const std::string& listen, int workers
       log::error("reload failed, keeping the current config: {}", next.error().message);
       return;
     }
-    auto built = build_snapshot(std::move(*next), mock_url);
+    auto built = build_snapshot(std::move(*next), mock_url, &health);
     if (!built) {
       log::error("reload failed, keeping the current config: {}: {}", config_path,
                  built.error().message);
@@ -139,6 +144,7 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     if (old.host != neu.host || old.port != neu.port || old.workers != neu.workers)
       log::warn("reload: server.listen and server.workers take effect at restart only");
     holder.set(std::move(*built));
+    checker.watch(holder.get());
     log::info("config reloaded from {}", config_path);
   };
   server.run_until_signal(reload, [&] {

@@ -31,11 +31,37 @@ struct UpstreamTimeouts {
 // base_url value meaning "the gateway's in-process mock" (torii mock speaks every kind's format).
 inline constexpr std::string_view kBuiltinMock = "builtin-mock";
 
+// A circuit breaker per target (provider + model), shared by every worker thread. It opens on
+// `consecutive_failures` failures in a row, or when at least `min_requests` calls in the last
+// `window` failed at `error_rate_percent` or more; after `cooldown` it lets `half_open_probes`
+// calls through, and closes when they all succeed (docs/ROUTING.md).
+struct BreakerConfig {
+  bool enabled = true;
+  int consecutive_failures = 5;   // 0: this trigger is off
+  int error_rate_percent = 50;    // 0: this trigger is off
+  int min_requests = 20;          // calls in the window before the rate counts
+  std::chrono::milliseconds window{10'000};
+  std::chrono::milliseconds cooldown{5'000};
+  int half_open_probes = 1;
+};
+
+// Optional active checks: GET {base_url}{path} every `interval`; a failure takes the provider's
+// targets out of selection until a check passes again.
+struct HealthCheckConfig {
+  bool enabled = false;
+  std::string path = "/models";
+  std::chrono::milliseconds interval{10'000};
+  std::chrono::milliseconds timeout{2'000};
+};
+
 struct ProviderConfig {
   std::string name;       // how models address it: "<name>/<model>"
   std::string kind;       // vendor kind: openai, mistral, groq, ..., openai-compatible, mock
   std::string base_url;   // default from the vendor table when empty
   SecretRef api_key;
+  // More keys for the same account(s): requests rotate over api_key and these, and a key that
+  // gets a 429 cools down alone (docs/ROUTING.md).
+  std::vector<SecretRef> extra_api_keys;
   std::string ca_file;    // extra CA bundle (PEM), added to the system store
   UpstreamTimeouts timeouts;
   std::vector<std::string> models;                // listed by GET /v1/models
@@ -46,18 +72,78 @@ struct ProviderConfig {
   std::string account_id;   // cloudflare: account id
   SecretRef aws_access_key_id, aws_secret_access_key, aws_session_token;  // bedrock
   std::map<std::string, std::string> options;     // other kind-specific knobs (strings)
+  BreakerConfig breaker;
+  HealthCheckConfig health_check;
+  // How long a key rests after a 429 that carries no Retry-After.
+  std::chrono::milliseconds rate_limit_cooldown{1'000};
   int line = 0;                                   // where it was declared, for messages
 };
 
+// How a route picks among the candidates of one priority tier.
+enum class Strategy { round_robin, weighted, random, least_inflight, lowest_latency, p2c };
+
+struct RouteTargetConfig {
+  std::string provider, model;
+  int weight = 1;    // weighted: share of the traffic
+  int priority = 0;  // tier: 0 first; a higher tier only when the lower ones are exhausted
+  int line = 0;
+};
+
+struct RetryConfig {
+  int attempts = 0;  // upstream calls per request, all targets together; 0: one per target
+  std::chrono::milliseconds backoff{100};       // before a try of an already tried target,
+  std::chrono::milliseconds max_backoff{2'000}; // doubled each time, full jitter
+  std::chrono::milliseconds per_try_timeout{0}; // until the answer can start; 0: none
+  std::chrono::milliseconds deadline{0};        // all tries and backoffs together; 0: none
+  int budget_percent = 20;          // retries at most this share of the route's requests,
+  int min_retries_per_second = 10;  // plus this many a second (over a 10 s window)
+};
+
+// Which failures of a try send the request on to the next candidate (else the failure is the
+// answer). Connection failures, timeouts, 5xx and 429 by default.
+struct FailoverConfig {
+  bool connect = true;   // resolve, connect, TLS
+  bool reset = true;     // the connection broke or the answer was cut/unreadable
+  bool timeout = true;   // connect, first-byte, idle, per-try timeouts
+  bool server_errors = true;  // any 5xx
+  bool rate_limited = true;   // 429 (the key or target also cools down)
+  std::vector<int> statuses;  // more statuses, e.g. 400, 404, 413
+  std::vector<std::string> errors;  // a 4xx whose upstream error text contains one of these
+};
+
+// One condition of a content rule: `subject` names what is read, `op` how it is compared.
+struct RuleCondition {
+  enum class Subject { header, metadata, field, prompt_tokens, group };
+  enum class Op { equals, in, exists, above, below };
+  Subject subject = Subject::header;
+  std::string key;                  // header name, metadata key, or JSON pointer
+  Op op = Op::equals;
+  std::vector<std::string> values;  // equals: one; in: several
+  int64_t number = 0;               // above / below
+};
+
+// Content-based routing: when every condition holds, the request goes to `route` instead.
+struct RouteRuleConfig {
+  std::vector<RuleCondition> when;
+  std::string route;
+  int line = 0;
+};
+
 struct RouteConfig {
-  std::string name;                  // the alias clients put in "model"
-  std::vector<std::string> targets;  // "<provider>/<model>", tried in order
+  std::string name;   // the alias clients put in "model"
+  std::string group;  // only callers in this consumer group see and use it; empty: everyone
+  Strategy strategy = Strategy::round_robin;
+  std::vector<RouteTargetConfig> targets;
+  RetryConfig retry;
+  FailoverConfig failover;
+  std::vector<RouteRuleConfig> rules;  // checked in order before the targets
   int line = 0;
 };
 
 struct ApiKeyConfig {
   std::string name;  // printable identity of the key holder
   SecretRef key;
+  std::vector<std::string> groups;  // consumer groups (group-scoped routes)
   std::map<std::string, std::string> metadata;
 };
 

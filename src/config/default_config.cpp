@@ -56,9 +56,18 @@ Config default_config() {
   bedrock.aws_access_key_id.value = "AKIDDEMO";
   bedrock.aws_secret_access_key.value = "demo-secret";
 
+  // A second mock target that fails 30% of its calls (the mock's fail_percent knob, sent as a
+  // header on every call): the "demo" route fails over from it, so clients still see 200s.
+  ProviderConfig flaky;
+  flaky.name = "mock-flaky";
+  flaky.kind = "mock";
+  flaky.models = {"mock-1"};
+  flaky.headers["x-mock-fail-percent"] = "30";
+  cfg.providers.push_back(std::move(flaky));
+
   RouteConfig demo_route;
   demo_route.name = "demo";
-  demo_route.targets = {"mock/mock-1"};
+  demo_route.targets = {RouteTargetConfig{"mock", "mock-1"}, RouteTargetConfig{"mock-flaky", "mock-1"}};
   cfg.routes.push_back(std::move(demo_route));
 
   ApiKeyConfig key;

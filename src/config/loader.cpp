@@ -426,9 +426,10 @@ class Loader {
     std::set<std::string> got;
     int kind_line = 0;
     each_key(v, path,
-             {"name", "kind", "base_url", "api_key", "ca_file", "headers", "models", "timeouts",
-              "api_version", "region", "account_id", "aws_access_key_id",
-              "aws_secret_access_key", "aws_session_token", "options"},
+             {"name", "kind", "base_url", "api_key", "api_keys", "ca_file", "headers", "models",
+              "timeouts", "api_version", "region", "account_id", "aws_access_key_id",
+              "aws_secret_access_key", "aws_session_token", "options", "breaker",
+              "health_check", "rate_limit_cooldown_ms"},
              [&](const std::string& k, const YAML::Node& x, const std::string& p) {
                got.insert(k);
                if (k == "name") {
@@ -461,6 +462,21 @@ class Loader {
                }
                if (k == "base_url") base_url(x, p, out.base_url);
                if (k == "api_key") out.api_key = secret(x, p);
+               if (k == "api_keys") {
+                 if (!x.IsSequence() || x.size() == 0) {
+                   error(x, p, "must be a list of at least one key");
+                   return;
+                 }
+                 for (std::size_t i = 0; i < x.size(); ++i) {
+                   SecretRef key = secret(x[i], index_path(p, i));
+                   if (i == 0) out.api_key = std::move(key);
+                   else out.extra_api_keys.push_back(std::move(key));
+                 }
+                 if (x.size() > 16) error(x, p, "at most 16 keys");
+               }
+               if (k == "breaker") breaker(x, p, out.breaker);
+               if (k == "health_check") health_check(x, p, out.health_check);
+               if (k == "rate_limit_cooldown_ms") millis(x, p, out.rate_limit_cooldown);
                if (k == "ca_file") {
                  auto s = nonempty(x, p);
                  if (!s) return;
@@ -489,6 +505,9 @@ class Loader {
              });
     if (!v.IsMap()) return;
     require(v, path, got, {"name", "kind"});
+    if (got.count("api_key") && got.count("api_keys"))
+      error(v, key_path(path, "api_keys"), "give api_key or api_keys, not both");
+    if (got.count("api_keys")) got.insert("api_key");
     // The vendor table decides what a kind needs; checked here too so that the error has a line.
     const ProviderKind* vendor = out.kind.empty() ? nullptr : find_provider_kind(out.kind);
     const int at = kind_line ? kind_line : line_of(v);
@@ -528,10 +547,224 @@ class Loader {
     }
   }
 
+  void breaker(const YAML::Node& v, const std::string& path, BreakerConfig& out) {
+    each_key(v, path,
+             {"enabled", "consecutive_failures", "error_rate_percent", "min_requests",
+              "window_ms", "cooldown_ms", "half_open_probes"},
+             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+               if (k == "enabled") boolean(x, p, out.enabled);
+               if (k == "consecutive_failures") count(x, p, 0, 1'000'000, out.consecutive_failures);
+               if (k == "error_rate_percent") count(x, p, 0, 100, out.error_rate_percent);
+               if (k == "min_requests") count(x, p, 1, 1'000'000, out.min_requests);
+               if (k == "window_ms") millis(x, p, out.window);
+               if (k == "cooldown_ms") millis(x, p, out.cooldown);
+               if (k == "half_open_probes") count(x, p, 1, 1000, out.half_open_probes);
+             });
+    if (v.IsMap() && out.enabled && out.consecutive_failures == 0 && out.error_rate_percent == 0)
+      error(v, path, "consecutive_failures and error_rate_percent are both 0: the breaker could "
+                     "never open (set enabled: false to turn it off)");
+  }
+
+  void health_check(const YAML::Node& v, const std::string& path, HealthCheckConfig& out) {
+    out.enabled = true;
+    each_key(v, path, {"enabled", "path", "interval_ms", "timeout_ms"},
+             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+               if (k == "enabled") boolean(x, p, out.enabled);
+               if (k == "path") {
+                 auto s = nonempty(x, p);
+                 if (s && s->front() != '/') error(x, p, "must start with '/'");
+                 else if (s) out.path = *s;
+               }
+               if (k == "interval_ms") millis(x, p, out.interval);
+               if (k == "timeout_ms") millis(x, p, out.timeout);
+             });
+  }
+
+  void boolean(const YAML::Node& v, const std::string& path, bool& out) {
+    if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) {
+      out = v.Scalar() == "true";
+      return;
+    }
+    error(v, path, "must be true or false");
+  }
+
   struct RouteLines {
     int name = 0;
     std::vector<int> targets;
+    std::vector<int> rules;
   };
+
+  void route_target(const YAML::Node& v, const std::string& path, RouteTargetConfig& out) {
+    out.line = line_of(v);
+    auto split = [&](const YAML::Node& at, const std::string& p) {
+      auto s = nonempty(at, p);
+      if (!s) return;
+      const auto slash = s->find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == s->size()) {
+        error(at, p, "must be provider/model, got '" + *s + "'");
+        return;
+      }
+      out.provider = s->substr(0, slash);
+      out.model = s->substr(slash + 1);
+    };
+    if (v.IsScalar()) {
+      split(v, path);
+      return;
+    }
+    std::set<std::string> got;
+    each_key(v, path, {"target", "weight", "priority"},
+             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+               got.insert(k);
+               if (k == "target") split(x, p);
+               if (k == "weight") count(x, p, 1, 1000, out.weight);
+               if (k == "priority") count(x, p, 0, 100, out.priority);
+             });
+    if (v.IsMap()) require(v, path, got, {"target"});
+  }
+
+  void retry(const YAML::Node& v, const std::string& path, RetryConfig& out) {
+    each_key(v, path,
+             {"attempts", "backoff_ms", "max_backoff_ms", "per_try_timeout_ms", "deadline_ms",
+              "budget_percent", "min_retries_per_second"},
+             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+               if (k == "attempts") count(x, p, 1, 100, out.attempts);
+               if (k == "backoff_ms") count(x, p, 0, kMaxMs, out.backoff);
+               if (k == "max_backoff_ms") millis(x, p, out.max_backoff);
+               if (k == "per_try_timeout_ms") millis(x, p, out.per_try_timeout);
+               if (k == "deadline_ms") millis(x, p, out.deadline);
+               if (k == "budget_percent") count(x, p, 0, 1000, out.budget_percent);
+               if (k == "min_retries_per_second") count(x, p, 0, 1'000'000, out.min_retries_per_second);
+             });
+  }
+
+  void failover_on(const YAML::Node& v, const std::string& path, FailoverConfig& out) {
+    if (!v.IsSequence()) {
+      error(v, path, "must be a list (connect, reset, timeout, 5xx, 429 or a status)");
+      return;
+    }
+    out = FailoverConfig{false, false, false, false, false, {}, std::move(out.errors)};
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      auto s = nonempty(v[i], index_path(path, i));
+      if (!s) continue;
+      if (*s == "connect") out.connect = true;
+      else if (*s == "reset") out.reset = true;
+      else if (*s == "timeout") out.timeout = true;
+      else if (*s == "5xx") out.server_errors = true;
+      else if (*s == "429") out.rate_limited = true;
+      else {
+        int status = 0;
+        auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), status);
+        if (ec != std::errc() || end != s->data() + s->size() || status < 400 || status > 599)
+          error(v[i], index_path(path, i),
+                "must be connect, reset, timeout, 5xx, 429 or an HTTP status from 400 to 599, "
+                "got '" + *s + "'");
+        else out.statuses.push_back(status);
+      }
+    }
+  }
+
+  void condition(const YAML::Node& v, const std::string& path, RuleCondition& out) {
+    using S = RuleCondition::Subject;
+    using O = RuleCondition::Op;
+    int subjects = 0, ops = 0;
+    each_key(v, path,
+             {"header", "metadata", "field", "group", "prompt_tokens_above",
+              "prompt_tokens_below", "equals", "in", "exists", "above", "below"},
+             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+               if (k == "header" || k == "metadata" || k == "field" || k == "group") {
+                 ++subjects;
+                 out.subject = k == "header" ? S::header : k == "metadata" ? S::metadata
+                               : k == "field" ? S::field : S::group;
+                 auto s = nonempty(x, p);
+                 if (!s) return;
+                 if (k == "field" && s->front() != '/')
+                   error(x, p, "must be a JSON pointer such as /metadata/tier");
+                 if (k == "group") {
+                   out.op = O::equals;
+                   out.values = {*s};
+                   ++ops;
+                 } else {
+                   out.key = *s;
+                 }
+                 if (k == "header")
+                   std::transform(out.key.begin(), out.key.end(), out.key.begin(),
+                                  [](unsigned char c) { return std::tolower(c); });
+               }
+               if (k == "prompt_tokens_above" || k == "prompt_tokens_below") {
+                 ++subjects;
+                 ++ops;
+                 out.subject = S::prompt_tokens;
+                 out.op = k == "prompt_tokens_above" ? O::above : O::below;
+                 if (auto n = integer(x, p, 0, std::numeric_limits<int64_t>::max())) out.number = *n;
+               }
+               if (k == "equals") {
+                 ++ops;
+                 out.op = O::equals;
+                 if (auto s = str(x, p)) out.values = {*s};
+               }
+               if (k == "in") {
+                 ++ops;
+                 out.op = O::in;
+                 out.values = strings(x, p);
+                 if (x.IsSequence() && x.size() == 0) error(x, p, "must not be empty");
+               }
+               if (k == "exists") {
+                 ++ops;
+                 out.op = O::exists;
+                 bool b = true;
+                 boolean(x, p, b);
+                 if (!b) error(x, p, "only 'exists: true' is supported");
+               }
+               if (k == "above" || k == "below") {
+                 ++ops;
+                 out.op = k == "above" ? O::above : O::below;
+                 if (auto n = integer(x, p, std::numeric_limits<int64_t>::min(),
+                                      std::numeric_limits<int64_t>::max()))
+                   out.number = *n;
+               }
+             });
+    if (!v.IsMap()) return;
+    if (subjects != 1)
+      error(v, path, "needs exactly one of header, metadata, field, group, prompt_tokens_above, "
+                     "prompt_tokens_below");
+    else if (ops != 1)
+      error(v, path, "needs exactly one of equals, in, exists, above, below");
+  }
+
+  void rules(const YAML::Node& v, const std::string& path, RouteConfig& r, RouteLines& lines) {
+    if (!v.IsSequence()) {
+      error(v, path, "must be a list");
+      return;
+    }
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const std::string p = index_path(path, i);
+      RouteRuleConfig rule;
+      rule.line = line_of(v[i]);
+      std::set<std::string> got;
+      each_key(v[i], p, {"when", "route"},
+               [&](const std::string& k, const YAML::Node& x, const std::string& kp) {
+                 got.insert(k);
+                 if (k == "route") {
+                   if (auto s = nonempty(x, kp)) rule.route = *s;
+                 }
+                 if (k == "when") {
+                   if (x.IsSequence()) {
+                     if (x.size() == 0) error(x, kp, "must not be empty");
+                     for (std::size_t c = 0; c < x.size(); ++c) {
+                       rule.when.emplace_back();
+                       condition(x[c], index_path(kp, c), rule.when.back());
+                     }
+                   } else {
+                     rule.when.emplace_back();
+                     condition(x, kp, rule.when.back());
+                   }
+                 }
+               });
+      if (v[i].IsMap()) require(v[i], p, got, {"when", "route"});
+      lines.rules.push_back(rule.line);
+      r.rules.push_back(std::move(rule));
+    }
+  }
 
   void routes(const YAML::Node& v, const std::string& path, Config& cfg) {
     if (!v.IsSequence()) {
@@ -543,7 +776,9 @@ class Loader {
       RouteConfig r;
       RouteLines lines;
       std::set<std::string> got;
-      each_key(v[i], rp, {"name", "targets"},
+      each_key(v[i], rp,
+               {"name", "group", "strategy", "targets", "retry", "failover_on",
+                "failover_on_errors", "rules"},
                [&](const std::string& k, const YAML::Node& x, const std::string& p) {
                  got.insert(k);
                  if (k == "name") {
@@ -556,20 +791,45 @@ class Loader {
                      }
                    }
                  }
+                 if (k == "group") set_str(x, p, r.group);
+                 if (k == "strategy") {
+                   static const std::pair<const char*, Strategy> kStrategies[] = {
+                       {"round_robin", Strategy::round_robin},
+                       {"weighted", Strategy::weighted},
+                       {"random", Strategy::random},
+                       {"least_inflight", Strategy::least_inflight},
+                       {"lowest_latency", Strategy::lowest_latency},
+                       {"p2c", Strategy::p2c}};
+                   auto s = nonempty(x, p);
+                   if (!s) return;
+                   bool found = false;
+                   for (const auto& [n, st] : kStrategies)
+                     if (*s == n) r.strategy = st, found = true;
+                   if (!found)
+                     error(x, p, "unknown strategy '" + *s + "' (one of: round_robin, weighted, "
+                                 "random, least_inflight, lowest_latency, p2c)");
+                 }
                  if (k == "targets") {
-                   r.targets = strings(x, p);
-                   if (x.IsSequence()) {
-                     for (std::size_t t = 0; t < x.size(); ++t) {
-                       lines.targets.push_back(line_of(x[t]));
-                     }
-                     if (x.size() == 0) error(x, p, "must list at least one provider/model");
+                   if (!x.IsSequence()) {
+                     error(x, p, "must be a list");
+                     return;
+                   }
+                   if (x.size() == 0) error(x, p, "must list at least one provider/model");
+                   if (x.size() > 64) error(x, p, "at most 64 targets");
+                   for (std::size_t t = 0; t < x.size(); ++t) {
+                     RouteTargetConfig target;
+                     route_target(x[t], index_path(p, t), target);
+                     lines.targets.push_back(target.line);
+                     r.targets.push_back(std::move(target));
                    }
                  }
+                 if (k == "retry") retry(x, p, r.retry);
+                 if (k == "failover_on") failover_on(x, p, r.failover);
+                 if (k == "failover_on_errors") r.failover.errors = strings(x, p);
+                 if (k == "rules") rules(x, p, r, lines);
                });
       if (v[i].IsMap()) require(v[i], rp, got, {"name", "targets"});
       r.line = lines.name ? lines.name : line_of(v[i]);
-      // strings() drops bad entries; keep target lines aligned only when none were dropped.
-      if (lines.targets.size() != r.targets.size()) lines.targets.assign(r.targets.size(), r.line);
       cfg.routes.push_back(std::move(r));
       route_lines_.push_back(std::move(lines));
     }
@@ -579,7 +839,9 @@ class Loader {
   void check_routes(const Config& cfg) {
     std::set<std::string> providers;
     for (const auto& p : cfg.providers) providers.insert(p.name);
-    std::map<std::string, std::size_t> names;
+    std::map<std::pair<std::string, std::string>, std::size_t> names;  // (name, group)
+    std::map<std::string, bool> has_rules;  // alias -> one of its variants has rules
+    for (const auto& r : cfg.routes) has_rules[r.name] = has_rules[r.name] || !r.rules.empty();
     for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
       const RouteConfig& r = cfg.routes[i];
       const std::string rp = index_path("routes", i);
@@ -592,22 +854,31 @@ class Loader {
           error_at(r.line, rp + ".name",
                    "'" + r.name + "' would hide the provider model of the same name");
         }
-        auto [it, fresh] = names.emplace(r.name, i);
+        auto [it, fresh] = names.emplace(std::make_pair(r.name, r.group), i);
         if (!fresh) {
           error_at(r.line, rp + ".name",
-                   "duplicate route name '" + r.name + "' (also routes[" +
+                   "duplicate route name '" + r.name + "'" +
+                       (r.group.empty() ? "" : " for group '" + r.group + "'") + " (also routes[" +
                        std::to_string(it->second) + "])");
         }
       }
       for (std::size_t t = 0; t < r.targets.size(); ++t) {
-        const std::string& target = r.targets[t];
-        const std::string tp = index_path(rp + ".targets", t);
-        const int line = route_lines_[i].targets[t];
-        const auto slash = target.find('/');
-        if (slash == std::string::npos || slash == 0 || slash + 1 == target.size()) {
-          error_at(line, tp, "must be provider/model, got '" + target + "'");
-        } else if (!providers.count(target.substr(0, slash))) {
-          error_at(line, tp, "unknown provider '" + target.substr(0, slash) + "'");
+        const RouteTargetConfig& target = r.targets[t];
+        if (!target.provider.empty() && !providers.count(target.provider)) {
+          error_at(route_lines_[i].targets[t], index_path(rp + ".targets", t),
+                   "unknown provider '" + target.provider + "'");
+        }
+      }
+      for (std::size_t k = 0; k < r.rules.size(); ++k) {
+        const std::string& to = r.rules[k].route;
+        if (to.empty()) continue;
+        const int line = route_lines_[i].rules[k];
+        const std::string p = index_path(rp + ".rules", k) + ".route";
+        auto it = has_rules.find(to);
+        if (it == has_rules.end()) {
+          error_at(line, p, "unknown route '" + to + "'");
+        } else if (it->second) {
+          error_at(line, p, "route '" + to + "' has rules of its own (rules go one level deep)");
         }
       }
     }
@@ -631,7 +902,7 @@ class Loader {
       ApiKeyConfig key;
       std::set<std::string> got;
       int name_line = 0, key_line = 0;
-      each_key(v[i], kp, {"name", "key", "metadata"},
+      each_key(v[i], kp, {"name", "key", "metadata", "groups"},
                [&](const std::string& k, const YAML::Node& x, const std::string& p) {
                  got.insert(k);
                  if (k == "name") {
@@ -643,6 +914,7 @@ class Loader {
                    key.key = secret(x, p);
                  }
                  if (k == "metadata") key.metadata = string_map(x, p);
+                 if (k == "groups") key.groups = strings(x, p);
                });
       if (v[i].IsMap()) require(v[i], kp, got, {"name", "key"});
       if (!key.name.empty()) {

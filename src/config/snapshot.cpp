@@ -2,7 +2,12 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <type_traits>
 #include <ctime>
+#include <set>
+#include <tuple>
 
 #include "policies/api_key/api_key_policy.h"
 #include "providers/openai_compatible.h"
@@ -12,81 +17,248 @@
 namespace torii {
 namespace json = boost::json;
 
-const Route* Snapshot::resolve(std::string_view model, Route& scratch) const {
-  if (auto it = routes.find(std::string(model)); it != routes.end()) return &it->second;
+namespace {
+
+bool in_groups(const std::string& group, const std::vector<std::string>* groups) {
+  if (group.empty()) return true;
+  if (!groups) return false;
+  for (const auto& g : *groups)
+    if (g == group) return true;
+  return false;
+}
+
+}  // namespace
+
+const Route* Snapshot::resolve(std::string_view model, const std::vector<std::string>* groups,
+                               Route& scratch) const {
+  if (auto it = routes.find(std::string(model)); it != routes.end()) {
+    const Route* everyone = nullptr;
+    for (const Route& r : it->second) {
+      if (r.group.empty()) everyone = everyone ? everyone : &r;
+      else if (in_groups(r.group, groups)) return &r;
+    }
+    if (everyone) return everyone;
+    // Only group variants, none of them the caller's: as if the alias did not exist.
+  }
   auto slash = model.find('/');
   if (slash == std::string_view::npos || slash + 1 == model.size()) return nullptr;
-  auto p = provider_by_name.find(std::string(model.substr(0, slash)));
-  if (p == provider_by_name.end()) return nullptr;
+  auto p = provider_slots.find(std::string(model.substr(0, slash)));
+  if (p == provider_slots.end()) return nullptr;
+  const ProviderSlot& slot = p->second;
+  scratch = Route{};
   scratch.name = std::string(model);
-  scratch.targets.assign(1, Target{p->second, std::string(model.substr(slash + 1))});
+  Target t;
+  t.provider = slot.keys.front();
+  t.model = std::string(model.substr(slash + 1));
+  t.keys = slot.keys;
+  t.breaker = &slot.config->breaker;
+  t.rate_limit_cooldown = slot.config->rate_limit_cooldown;
+  t.health = slot.unlisted;
+  scratch.targets.push_back(std::move(t));
+  scratch.tiers.push_back(Route::Tier{0, 1, {0}});
+  scratch.state = direct_state.get();
   return &scratch;
 }
 
-static std::string models_body(const Snapshot& s) {
+std::string Snapshot::models_for(const std::vector<std::string>* groups) const {
   json::array data;
   auto created = static_cast<int64_t>(std::time(nullptr));
   auto add = [&](const std::string& id, const std::string& owner) {
     data.push_back(json::object{{"id", id}, {"object", "model"}, {"created", created},
                                 {"owned_by", owner}});
   };
-  for (const auto& p : s.providers)
+  for (const auto& p : providers)
     for (const auto& m : p->models()) add(p->name() + "/" + m, p->name());
-  for (const auto& r : s.config.routes) add(r.name, "torii");
+  std::set<std::string> seen;
+  for (const auto& r : config.routes)
+    if (in_groups(r.group, groups) && seen.insert(r.name).second) add(r.name, "torii");
   return json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
 }
 
-Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
-                                                       const std::string& builtin_mock_url) {
-  auto s = std::make_shared<Snapshot>();
-  for (const auto& pc : config.providers) {
-    const ProviderKind* vendor = find_provider_kind(pc.kind);
-    if (!vendor)
-      return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");
-    // The built-in mock serves OpenAI paths under /v1 and native paths from its root.
-    const bool builtin = pc.kind == "mock" || pc.base_url == kBuiltinMock;
-    const VendorSpec* spec = find_vendor(pc.kind);
-    const bool openai_paths = spec != nullptr && spec->chat_path == "/chat/completions";
-    if (builtin && builtin_mock_url.empty())
-      return ApiError::invalid_request("provider '" + pc.name +
-                                       "': the built-in mock is not running (it starts only "
-                                       "when the config at startup uses it)");
-    std::string base = builtin              ? builtin_mock_url + (openai_paths ? "/v1" : "")
-                       : pc.base_url.empty() ? std::string(vendor->default_base_url)
-                                             : pc.base_url;
-    if (base.empty())
-      return ApiError::invalid_request("provider '" + pc.name + "': base_url is required for kind '" +
-                                       pc.kind + "'");
-    if (vendor->key_required && pc.api_key.empty())
-      return ApiError::invalid_request("provider '" + pc.name + "': api_key is required for kind '" +
-                                       pc.kind + "'");
+std::string Snapshot::routing_metrics() const {
+  std::string out;
+  out += "# HELP torii_target_breaker_state Circuit breaker of a target: 0 closed, 1 open, "
+         "2 half-open.\n# TYPE torii_target_breaker_state gauge\n";
+  std::vector<std::tuple<std::string, std::string, const routing::TargetHealth*>> targets;
+  std::set<const routing::TargetHealth*> seen;
+  for (const auto& [name, variants] : routes)
+    for (const Route& r : variants)
+      for (const Target& t : r.targets)
+        if (seen.insert(t.health.get()).second)
+          targets.emplace_back(t.provider->name(), t.model, t.health.get());
+  for (const auto& [name, slot] : provider_slots)
+    if (seen.insert(slot.unlisted.get()).second)
+      targets.emplace_back(name, "*", slot.unlisted.get());
+  std::sort(targets.begin(), targets.end());
+  auto line = [&](std::string_view metric, const auto& t, auto value) {
+    out += metric;
+    out += "{provider=\"" + std::get<0>(t) + "\",model=\"" + std::get<1>(t) + "\"} ";
+    if constexpr (std::is_floating_point_v<decltype(value)>) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6g", value);
+      out += buf;
+    } else {
+      out += std::to_string(value);
+    }
+    out += '\n';
+  };
+  for (const auto& t : targets) line("torii_target_breaker_state", t, static_cast<int>(std::get<2>(t)->state()));
+  out += "# HELP torii_target_inflight Upstream calls in flight.\n# TYPE torii_target_inflight gauge\n";
+  for (const auto& t : targets) line("torii_target_inflight", t, std::get<2>(t)->inflight());
+  out += "# HELP torii_target_latency_ewma_seconds Time to the answer's head, EWMA.\n"
+         "# TYPE torii_target_latency_ewma_seconds gauge\n";
+  for (const auto& t : targets)
+    line("torii_target_latency_ewma_seconds", t, std::get<2>(t)->ewma_us() / 1e6);
+  out += "# HELP torii_target_calls_total Upstream calls.\n# TYPE torii_target_calls_total counter\n";
+  for (const auto& t : targets) line("torii_target_calls_total", t, std::get<2>(t)->calls());
+  out += "# HELP torii_target_failures_total Upstream calls that failed.\n"
+         "# TYPE torii_target_failures_total counter\n";
+  for (const auto& t : targets) line("torii_target_failures_total", t, std::get<2>(t)->failures());
+  out += "# HELP torii_target_breaker_opened_total Times the breaker opened.\n"
+         "# TYPE torii_target_breaker_opened_total counter\n";
+  for (const auto& t : targets) line("torii_target_breaker_opened_total", t, std::get<2>(t)->opened());
+  out += "# HELP torii_route_retries_total Retries (tries after the first).\n"
+         "# TYPE torii_route_retries_total counter\n";
+  std::string budget =
+      "# HELP torii_route_retry_budget_exhausted_total Retries refused by the retry budget.\n"
+      "# TYPE torii_route_retry_budget_exhausted_total counter\n";
+  std::vector<std::pair<std::string, const routing::RouteState*>> states;
+  for (const auto& [name, variants] : routes)
+    for (const Route& r : variants)
+      if (r.targets.size() > 1 || r.name.find('/') == std::string::npos)
+        states.emplace_back(r.group.empty() ? r.name : r.name + "@" + r.group, r.state);
+  std::sort(states.begin(), states.end());
+  for (const auto& [name, st] : states) {
+    out += "torii_route_retries_total{route=\"" + name + "\"} " +
+           std::to_string(st->budget.retries()) + "\n";
+    budget += "torii_route_retry_budget_exhausted_total{route=\"" + name + "\"} " +
+              std::to_string(st->budget.exhausted()) + "\n";
+  }
+  return out + budget;
+}
+
+namespace {
+
+// The provider instances of one declared provider: one per API key.
+Result<void> make_provider(Snapshot& s, const ProviderConfig& pc, const std::string& builtin_mock_url,
+                           routing::HealthRegistry& registry) {
+  const ProviderKind* vendor = find_provider_kind(pc.kind);
+  if (!vendor)
+    return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");
+  // The built-in mock serves OpenAI paths under /v1 and native paths from its root.
+  const bool builtin = pc.kind == "mock" || pc.base_url == kBuiltinMock;
+  const VendorSpec* spec = find_vendor(pc.kind);
+  const bool openai_paths = spec != nullptr && spec->chat_path == "/chat/completions";
+  if (builtin && builtin_mock_url.empty())
+    return ApiError::invalid_request("provider '" + pc.name +
+                                     "': the built-in mock is not running (it starts only "
+                                     "when the config at startup uses it)");
+  std::string base = builtin              ? builtin_mock_url + (openai_paths ? "/v1" : "")
+                     : pc.base_url.empty() ? std::string(vendor->default_base_url)
+                                           : pc.base_url;
+  if (base.empty())
+    return ApiError::invalid_request("provider '" + pc.name + "': base_url is required for kind '" +
+                                     pc.kind + "'");
+  if (vendor->key_required && pc.api_key.empty())
+    return ApiError::invalid_request("provider '" + pc.name + "': api_key is required for kind '" +
+                                     pc.kind + "'");
+  if (pc.extra_api_keys.size() + 1 > static_cast<std::size_t>(routing::TargetHealth::kMaxKeys))
+    return ApiError::invalid_request("provider '" + pc.name + "': at most " +
+                                     std::to_string(routing::TargetHealth::kMaxKeys) + " API keys");
+  ProviderSlot slot;
+  slot.config = &pc;
+  for (std::size_t k = 0; k <= pc.extra_api_keys.size(); ++k) {
     auto ep = make_endpoint(base, pc.ca_file, pc.timeouts);
     if (!ep) return ApiError::invalid_request("provider '" + pc.name + "': " + ep.error().message);
-    auto made = vendor->make(pc, std::move(*ep));
-    if (!made) return made.error();
-    auto p = std::move(*made);
-    s->provider_by_name[pc.name] = p.get();
-    s->providers.push_back(std::move(p));
-  }
-  for (const auto& p : s->providers)
-    for (const auto& m : p->models())
-      s->routes[p->name() + "/" + m] = Route{p->name() + "/" + m, {Target{p.get(), m}}};
-  for (const auto& rc : config.routes) {
-    Route r{rc.name, {}};
-    for (const auto& t : rc.targets) {
-      auto slash = t.find('/');
-      auto p = slash == std::string::npos ? s->provider_by_name.end()
-                                          : s->provider_by_name.find(t.substr(0, slash));
-      if (p == s->provider_by_name.end())
-        return ApiError::invalid_request("route '" + rc.name + "': target '" + t +
-                                         "' names no provider");
-      r.targets.push_back(Target{p->second, t.substr(slash + 1)});
+    ProviderConfig keyed;
+    const ProviderConfig* use = &pc;
+    if (k > 0) {  // the same provider with another key
+      keyed = pc;
+      keyed.api_key = pc.extra_api_keys[k - 1];
+      use = &keyed;
     }
-    s->routes[rc.name] = std::move(r);
+    auto made = vendor->make(*use, std::move(*ep));
+    if (!made) return made.error();
+    slot.keys.push_back(made->get());
+    if (k == 0) s.providers.push_back(std::move(*made));
+    else s.key_instances.push_back(std::move(*made));
   }
-  if (!config.api_keys.empty()) s->policies.push_back(make_api_key_policy(config.api_keys));
-  s->config = std::move(config);
-  s->models_json = models_body(*s);
+  slot.unlisted = registry.get(pc.name, "*");
+  s.provider_by_name[pc.name] = slot.keys.front();
+  s.provider_slots[pc.name] = std::move(slot);
+  return {};
+}
+
+Target make_target(const ProviderSlot& slot, const std::string& model, int weight, int priority,
+                   routing::HealthRegistry& registry) {
+  Target t;
+  t.provider = slot.keys.front();
+  t.model = model;
+  t.weight = weight;
+  t.priority = priority;
+  t.keys = slot.keys;
+  t.breaker = &slot.config->breaker;
+  t.rate_limit_cooldown = slot.config->rate_limit_cooldown;
+  t.health = registry.get(slot.config->name, model);
+  return t;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
+                                                       const std::string& builtin_mock_url,
+                                                       routing::HealthRegistry* registry) {
+  auto s = std::make_shared<Snapshot>();
+  s->config = std::move(config);  // first: the routes point into it
+  if (!registry) {
+    s->own_registry = std::make_unique<routing::HealthRegistry>();
+    registry = s->own_registry.get();
+  }
+  for (const auto& pc : s->config.providers)
+    if (auto r = make_provider(*s, pc, builtin_mock_url, *registry); !r) return r.error();
+  s->direct_state = std::make_unique<routing::RouteState>(1);
+
+  // "<provider>/<listed model>": one target each.
+  for (const auto& [name, slot] : s->provider_slots) {
+    for (const auto& m : slot.keys.front()->models()) {
+      Route r;
+      r.name = name + "/" + m;
+      r.targets.push_back(make_target(slot, m, 1, 0, *registry));
+      routing::prepare_tiers(r);
+      s->route_states.push_back(std::make_unique<routing::RouteState>(r.tiers.size()));
+      r.state = s->route_states.back().get();
+      s->routes[r.name].push_back(std::move(r));
+    }
+  }
+  for (const auto& rc : s->config.routes) {
+    Route r;
+    r.name = rc.name;
+    r.group = rc.group;
+    r.strategy = rc.strategy;
+    r.retry = rc.retry;
+    r.failover = rc.failover;
+    if (rc.targets.empty() || rc.targets.size() > 64)
+      return ApiError::invalid_request("route '" + rc.name + "': needs 1 to 64 targets");
+    for (const auto& t : rc.targets) {
+      auto p = s->provider_slots.find(t.provider);
+      if (p == s->provider_slots.end())
+        return ApiError::invalid_request("route '" + rc.name + "': target '" + t.provider + "/" +
+                                         t.model + "' names no provider");
+      r.targets.push_back(make_target(p->second, t.model, t.weight, t.priority, *registry));
+    }
+    for (const auto& rule : rc.rules) r.rules.push_back(Rule{rule.when, rule.route});
+    routing::prepare_tiers(r);
+    s->route_states.push_back(std::make_unique<routing::RouteState>(r.tiers.size()));
+    r.state = s->route_states.back().get();
+    s->routes[rc.name].push_back(std::move(r));
+  }
+  for (const auto& rc : s->config.routes)
+    for (const auto& rule : rc.rules)
+      if (!s->routes.count(rule.route))
+        return ApiError::invalid_request("route '" + rc.name + "': rule sends to unknown route '" +
+                                         rule.route + "'");
+  if (!s->config.api_keys.empty()) s->policies.push_back(make_api_key_policy(s->config.api_keys));
+  s->models_json = s->models_for(nullptr);
   return std::shared_ptr<const Snapshot>(std::move(s));
 }
 

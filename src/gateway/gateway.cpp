@@ -2,6 +2,7 @@
 
 
 #include "api/inbound.h"
+#include "config/snapshot.h"
 #include "core/log.h"
 #include "core/request_id.h"
 #include "pipeline/runner.h"
@@ -38,6 +39,13 @@ class Gateway final : public Handler {
                           path == "/health" ? R"({"status":"ok"})"
                           : ready           ? R"({"status":"ready"})"
                                             : R"({"status":"draining"})");
+      co_return;
+    }
+    if (path == "/metrics" && head.method == "GET") {
+      // Prometheus text: the routing state (breakers, in flight, latency, retries).
+      Headers h{{"content-type", "text/plain; version=0.0.4"}, {"x-request-id", id}};
+      std::string body = snapshots_.get()->routing_metrics();
+      co_await ex.respond(200, std::move(h), std::move(body));
       co_return;
     }
     InboundApi api = InboundApi::unknown;

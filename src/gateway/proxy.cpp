@@ -8,6 +8,11 @@
 #include "upstream/http_client.h"
 #include "upstream/sse_parser.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace torii {
 
 namespace {
@@ -17,9 +22,13 @@ constexpr std::size_t kMaxResponseBody = 64u << 20;
 
 enum class Outcome { done, next_target, stop };
 
-// The answer's extra headers: request id, the provider's rate limits, ignored hints.
+// The answer's extra headers: request id, who answered, the provider's rate limits, ignored
+// hints.
 void answer_headers(const RequestContext& ctx, Headers& h) {
   h.emplace_back("x-request-id", ctx.request_id);
+  h.emplace_back("x-torii-provider", ctx.provider);
+  h.emplace_back("x-torii-model", ctx.upstream_model);
+  h.emplace_back("x-torii-attempts", std::to_string(ctx.attempts.size()));
   for (const auto& kv : ctx.upstream_rate_limits) h.push_back(kv);
   if (!ctx.ignored.empty()) {
     std::string list;
@@ -112,6 +121,7 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
         ctx.timings.first_byte = Clock::now();
         ctx.status = 200;
         ctx.stream_started = true;
+        resp.set_deadline(Clock::time_point::max());  // committed: only the idle timeout now
         if (!co_await ex.start_stream(200, stream_headers(ctx))) {
           ctx.client_disconnected = true;
           co_return Outcome::stop;
@@ -209,12 +219,42 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
   co_return Outcome::done;
 }
 
-Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target, std::size_t ran,
-                         ApiError& last) {
-  const Provider& provider = *target.provider;
+// What one try came to, for the route (go on or not) and the target's health.
+struct TryReport {
+  Outcome outcome = Outcome::stop;
+  bool called = false;  // an upstream call was made (else the target could not take the request)
+  routing::TryResult health = routing::TryResult::neutral;
+  int64_t latency_us = 0;    // send to response head
+  int64_t cool_until_ns = 0; // 429: when the key may be used again
+};
+
+// The failure class of an error from the upstream client or a relay (no HTTP status).
+bool failover_on_transport(const FailoverConfig& f, const ApiError& e) {
+  if (e.status == 504) return f.timeout;
+  if (e.code == "upstream_reset") return f.reset;
+  if (e.code == "upstream_unreachable" || e.code == "upstream_tls") return f.connect;
+  return f.reset;  // an unreadable answer
+}
+
+bool failover_on_status(const FailoverConfig& f, int status, std::string_view body) {
+  if (status == 429) return f.rate_limited;
+  if (status >= 500) return f.server_errors;
+  for (int s : f.statuses)
+    if (s == status) return true;
+  for (const auto& e : f.errors)
+    if (body.find(e) != std::string_view::npos) return true;
+  return false;
+}
+
+Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route,
+                           const Target& target, int key, Clock::time_point deadline,
+                           std::size_t ran, ApiError& last) {
+  TryReport rep;
+  const Provider& provider = *target.keys[static_cast<std::size_t>(key)];
   if (ctx.stream && !provider.capabilities().chat_stream) {
     last = ApiError::invalid_request("provider '" + provider.name() + "' cannot stream", "stream");
-    co_return Outcome::next_target;
+    rep.outcome = Outcome::next_target;
+    co_return rep;
   }
   const WireFormat format = ctx.codec->format();
   const bool passthrough = provider.speaks(format);
@@ -226,11 +266,12 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
     auto canonical = canonical_request(ctx);
     if (!canonical) {  // the request itself cannot be translated: no target would do better
       last = canonical.error();
-      co_return Outcome::stop;
+      co_return rep;
     }
     if (auto e = missing_capability(**canonical, provider)) {  // another target may have it
       last = *e;
-      co_return Outcome::next_target;
+      rep.outcome = Outcome::next_target;
+      co_return rep;
     }
     call.request = *canonical;
   }
@@ -238,58 +279,184 @@ Task<Outcome> try_target(RequestContext& ctx, Exchange& ex, const Target& target
   auto req = provider.encode_chat(call);
   if (!req) {
     last = req.error();
-    co_return Outcome::next_target;
+    rep.outcome = Outcome::next_target;
+    co_return rep;
   }
+  req->deadline = deadline;
+  rep.called = true;
   Attempt& attempt = ctx.attempts.emplace_back();
   attempt.provider = provider.name();
   attempt.model = target.model;
   auto started = Clock::now();
   ctx.timings.upstream_sent = started;
+  auto since = [&] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  };
 
   auto sent = co_await UpstreamClient::local().send(provider.endpoint(), *req);
   if (!sent) {
     last = sent.error();
     attempt.error = last.message;
     attempt.elapsed = Clock::now() - started;
-    co_return last.retryable ? Outcome::next_target : Outcome::stop;
+    rep.health = routing::TryResult::failure;
+    rep.latency_us = since();
+    rep.outcome = failover_on_transport(route.failover, last) ? Outcome::next_target : Outcome::stop;
+    co_return rep;
   }
   UpstreamResponse& resp = **sent;
+  rep.latency_us = since();
   attempt.status = resp.status();
   ctx.upstream_rate_limits.clear();  // the last answering provider's, errors included (429s)
   provider.rate_limit_headers(resp, ctx.upstream_rate_limits);
   if (resp.status() < 200 || resp.status() >= 300) {
     auto body = co_await resp.read_all(kMaxErrorBody);
-    last = provider.map_error(resp.status(), body ? std::string_view(*body) : std::string_view(),
-                              resp.header("retry-after"));
+    std::string_view text = body ? std::string_view(*body) : std::string_view();
+    last = provider.map_error(resp.status(), text, resp.header("retry-after"));
     attempt.error = last.message;
     attempt.elapsed = Clock::now() - started;
-    co_return last.retryable ? Outcome::next_target : Outcome::stop;
+    if (resp.status() == 429) {
+      rep.health = routing::TryResult::rate_limited;
+      int64_t pause = routing::retry_after_ms(resp.header("retry-after"),
+                                              resp.header("retry-after-ms"));
+      if (pause < 0) pause = target.rate_limit_cooldown.count();
+      pause = std::min<int64_t>(pause, 3'600'000);  // an hour at most
+      rep.cool_until_ns = routing::now_ns() + pause * 1'000'000;
+    } else {
+      rep.health = resp.status() >= 500 ? routing::TryResult::failure : routing::TryResult::success;
+    }
+    rep.outcome = failover_on_status(route.failover, resp.status(), text) ? Outcome::next_target
+                                                                          : Outcome::stop;
+    co_return rep;
   }
   ctx.provider = provider.name();
   ctx.upstream_model = target.model;
+  resp.set_deadline(deadline);
   Outcome o = ctx.stream ? co_await relay_stream(ctx, ex, provider, passthrough, resp, ran, last)
                          : co_await relay_whole(ctx, ex, provider, passthrough, resp, ran, last);
   attempt.elapsed = Clock::now() - started;
-  if (o == Outcome::next_target) attempt.error = last.message;
-  co_return o;
+  rep.outcome = o;
+  if (o == Outcome::next_target) {  // the answer broke before anything reached the client
+    attempt.error = last.message;
+    rep.health = routing::TryResult::failure;
+    if (!failover_on_transport(route.failover, last)) rep.outcome = Outcome::stop;
+  } else if (ctx.error && ctx.stream_started) {
+    rep.health = routing::TryResult::failure;  // cut mid-stream
+  } else {
+    rep.health = routing::TryResult::success;
+  }
+  co_return rep;
+}
+
+std::string millis_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+// Full-jitter exponential backoff: uniform in [0, min(max, base * 2^n)].
+std::chrono::milliseconds backoff_for(const RetryConfig& r, int n) {
+  int64_t cap = r.backoff.count();
+  for (int i = 0; i < n && cap < r.max_backoff.count(); ++i) cap *= 2;
+  cap = std::min<int64_t>(cap, r.max_backoff.count());
+  if (cap <= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, cap)(routing::rng()));
 }
 
 }  // namespace
 
 Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
-  ApiError last = ApiError::bad_gateway("route '" + ctx.route->name + "' has no target");
-  for (const Target& target : ctx.route->targets) {
-    Outcome o = co_await try_target(ctx, ex, target, ran, last);
-    if (o == Outcome::done) co_return;
-    if (o == Outcome::stop) {
+  const Route& route = *ctx.route;
+  const RetryConfig& retry = route.retry;
+  const auto start = Clock::now();
+  route.state->budget.on_request(routing::now_ns());
+  const auto deadline = retry.deadline.count() > 0 ? start + retry.deadline
+                                                   : Clock::time_point::max();
+  ApiError last = ApiError::bad_gateway("route '" + route.name + "' has no target");
+  bool failed_once = false;  // `last` holds a real failure
+  uint64_t tried = 0;
+  int calls = 0, retries_of_tried = 0;
+  const int max_calls = route.max_attempts();
+  bool budget_out = false;
+
+  while (calls < max_calls && !ctx.client_disconnected) {
+    if (calls > 0 && ex.draining()) break;
+    if (Clock::now() >= deadline) {
+      last = ApiError::gateway_timeout("route '" + route.name + "': deadline of " +
+                                       millis_text(retry.deadline) + " reached after " +
+                                       std::to_string(calls) + " attempt(s); last: " + last.message);
+      failed_once = true;
+      break;
+    }
+    routing::NoPick why;
+    routing::Pick pick = routing::select(route, tried, false, routing::now_ns(), why);
+    bool budget_taken = false;
+    if (pick.target < 0 && why.all_tried && calls > 0) {
+      // Every usable target was tried: a retry of one of them, after a backoff.
+      if (!route.state->budget.try_retry(retry.budget_percent, retry.min_retries_per_second,
+                                         routing::now_ns())) {
+        budget_out = true;
+        break;
+      }
+      budget_taken = true;
+      auto pause = backoff_for(retry, retries_of_tried++);
+      if (Clock::now() + pause >= deadline) pause = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (pause.count() > 0) {
+        net::steady_timer timer(co_await net::this_coro::executor);
+        timer.expires_after(pause);
+        co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+        if (Clock::now() >= deadline) continue;  // reported at the top
+      }
+      pick = routing::select(route, 0, true, routing::now_ns(), why);
+    }
+    if (pick.target < 0) {
+      if (!failed_once && why.rate_limited && !why.unhealthy) {
+        // The providers asked us to wait (429 + Retry-After): so must the client.
+        last = ApiError::rate_limited("every target of '" + route.name +
+                                      "' is rate limited: its keys are cooling down after 429s");
+        failed_once = true;
+      } else if (!failed_once) {
+        last = ApiError::unavailable("no healthy target for '" + route.name +
+                                     "': every target's circuit breaker is open or its health "
+                                     "check fails");
+        last.code = "no_healthy_target";
+        failed_once = true;
+      }
+      if (why.retry_at_ns > 0) {
+        const int64_t wait = why.retry_at_ns - routing::now_ns();
+        last.retry_after = std::to_string(std::max<int64_t>(1, (wait + 999'999'999) / 1'000'000'000));
+      }
+      break;
+    }
+    const Target& target = route.targets[static_cast<std::size_t>(pick.target)];
+    if (calls > 0 && !budget_taken &&
+        !route.state->budget.try_retry(retry.budget_percent, retry.min_retries_per_second,
+                                       routing::now_ns())) {
+      target.health->finish(*target.breaker, pick.probe, routing::TryResult::neutral, 0, pick.key,
+                            0, routing::now_ns());
+      budget_out = true;
+      break;
+    }
+    tried |= uint64_t{1} << pick.target;
+    auto try_deadline = deadline;
+    if (retry.per_try_timeout.count() > 0)
+      try_deadline = std::min(try_deadline, Clock::now() + retry.per_try_timeout);
+    TryReport rep = co_await try_target(ctx, ex, route, target, pick.key, try_deadline, ran, last);
+    target.health->finish(*target.breaker, pick.probe, rep.health, rep.latency_us, pick.key,
+                          rep.cool_until_ns, routing::now_ns());
+    if (rep.outcome == Outcome::done) co_return;
+    if (rep.called) ++calls;
+    failed_once = true;
+    if (rep.health == routing::TryResult::failure && last.status == 504 &&
+        Clock::now() >= try_deadline && try_deadline != deadline) {
+      last.message = "provider '" + target.provider->name() + "' gave no answer within the "
+                     "route's per-try timeout of " + millis_text(retry.per_try_timeout);
+    }
+    if (rep.outcome == Outcome::stop) {
       if (!ex.response_started() && !ctx.client_disconnected) co_await send_error(ctx, ex, last);
       co_return;
     }
-    if (ex.draining()) break;
   }
-  if (ctx.route->targets.size() > 1)
-    last.message = "all " + std::to_string(ctx.route->targets.size()) + " targets of route '" +
-                   ctx.route->name + "' failed; last: " + last.message;
+  if (ctx.client_disconnected || ex.response_started()) co_return;
+  if (budget_out) last.message += " (no retry: the route's retry budget is spent)";
+  else if (calls > 1)
+    last.message = "all " + std::to_string(calls) + " attempts on route '" + route.name +
+                   "' failed; last: " + last.message;
   co_await send_error(ctx, ex, last);
 }
 

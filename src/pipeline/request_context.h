@@ -30,6 +30,7 @@ struct Principal {
   std::string key_name;  // the credential used, printable
   // Labels of the credential, owned by the snapshot (which outlives the request): no copy.
   const std::map<std::string, std::string>* metadata = nullptr;
+  const std::vector<std::string>* groups = nullptr;  // consumer groups, owned by the snapshot
 };
 
 // The inbound API the client spoke (its codec, for the chat-like ones, is ctx.codec).
@@ -97,7 +98,7 @@ struct RequestContext {
 
   Principal principal;
   const Route* route = nullptr;
-  std::vector<Attempt> attempts;
+  std::vector<Attempt> attempts;  // every upstream call, in order (x-torii-attempts)
   std::string provider;        // the one that answered
   std::string upstream_model;  // the model at that provider
   Usage usage;

@@ -19,6 +19,7 @@ Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e) {
   if (!ctx.error) ctx.error = e;
   Headers h{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
   if (!e.retry_after.empty()) h.emplace_back("retry-after", e.retry_after);
+  if (!ctx.attempts.empty()) h.emplace_back("x-torii-attempts", std::to_string(ctx.attempts.size()));
   for (const auto& kv : ctx.upstream_rate_limits)
     if (find_header(h, kv.first).empty()) h.push_back(kv);
   // (Built first: GCC 12 mis-compiles a conditional temporary inside a co_await expression.)
@@ -75,6 +76,26 @@ ApiError body_error(BodyError e, const ServerOptions& opt) {
   }
 }
 
+// Content rules: the first rule whose conditions all hold names the route to use instead.
+const Route* apply_rules(RequestContext& ctx, const Route& route, Route& scratch) {
+  routing::RuleInput in;
+  in.header = [&](std::string_view name) { return ctx.head->header(name); };
+  in.metadata = ctx.principal.metadata;
+  in.groups = ctx.principal.groups;
+  in.body = &ctx.request;
+  int64_t tokens = -1;
+  in.prompt_tokens = [&] {
+    if (tokens < 0) tokens = routing::estimate_prompt_tokens(ctx.request);
+    return tokens;
+  };
+  for (const Rule& rule : route.rules) {
+    bool all = true;
+    for (const auto& c : rule.when) all = all && routing::matches(c, in);
+    if (all) return ctx.snapshot->resolve(rule.route, ctx.principal.groups, scratch);
+  }
+  return &route;
+}
+
 }  // namespace
 
 Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
@@ -92,7 +113,9 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   if (ctx.api == InboundApi::openai_models) {
     ctx.status = 200;
     Headers headers{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
-    co_await ex.respond(200, std::move(headers), snap.models_json);
+    // (Built first: GCC 12 mis-compiles a conditional temporary inside a co_await expression.)
+    std::string body = ctx.principal.groups ? snap.models_for(ctx.principal.groups) : snap.models_json;
+    co_await ex.respond(200, std::move(headers), std::move(body));
     co_return;
   }
 
@@ -126,7 +149,8 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   }
 
   Route scratch;
-  ctx.route = snap.resolve(ctx.model, scratch);
+  ctx.route = snap.resolve(ctx.model, ctx.principal.groups, scratch);
+  if (ctx.route && !ctx.route->rules.empty()) ctx.route = apply_rules(ctx, *ctx.route, scratch);
   if (!ctx.route) {
     ApiError e = ApiError::not_found("model '" + ctx.model + "' does not exist: use "
                                      "'<provider>/<model>' or a route alias (GET /v1/models)",

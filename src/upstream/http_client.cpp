@@ -32,6 +32,12 @@ constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 namespace {
 
 constexpr std::size_t kMaxIdlePerKey = 256;
+
+// `timeout`, shortened so as not to pass `deadline`.
+Clock::duration capped(Clock::duration timeout, Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return timeout;
+  return std::max(Clock::duration::zero(), std::min(timeout, deadline - Clock::now()));
+}
 constexpr auto kMaxIdleAge = std::chrono::seconds(50);
 
 // A connection to an upstream, plain or TLS, behind one small interface so that the HTTP code
@@ -137,8 +143,10 @@ class ClientImpl;
 
 class ResponseImpl final : public UpstreamResponse {
  public:
-  ResponseImpl(ClientImpl& client, std::unique_ptr<Conn> conn, const Endpoint& ep)
-      : client_(client), conn_(std::move(conn)), timeouts_(ep.timeouts), host_(ep.host) {
+  ResponseImpl(ClientImpl& client, std::unique_ptr<Conn> conn, const Endpoint& ep,
+               Clock::time_point deadline)
+      : client_(client), conn_(std::move(conn)), timeouts_(ep.timeouts), host_(ep.host),
+        deadline_(deadline) {
     parser_.eager(true);
     parser_.body_limit(boost::none);
     parser_.header_limit(64 * 1024);
@@ -154,7 +162,7 @@ class ResponseImpl final : public UpstreamResponse {
   // `any_byte` tells the caller whether the upstream answered at all (for the stale retry).
   Task<Result<void>> read_head(bool& any_byte) {
     any_byte = false;
-    conn_->tcp().expires_after(timeouts_.first_byte);
+    conn_->tcp().expires_after(capped(timeouts_.first_byte, deadline_));
     while (!parser_.is_header_done()) {
       if (auto r = co_await fill(); !r) {
         any_byte = got_bytes_;
@@ -178,7 +186,7 @@ class ResponseImpl final : public UpstreamResponse {
         finish();
         co_return std::string_view();
       }
-      conn_->tcp().expires_after(timeouts_.idle);
+      conn_->tcp().expires_after(capped(timeouts_.idle, deadline_));
       if (auto r = co_await fill(); !r) co_return r.error();
       if (auto r = parse(); !r) co_return r.error();
     }
@@ -196,6 +204,8 @@ class ResponseImpl final : public UpstreamResponse {
       all.append(*r);
     }
   }
+
+  void set_deadline(Clock::time_point deadline) override { deadline_ = deadline; }
 
  private:
   // Reads more bytes into buf_. EOF is handed to the parser (a body delimited by close).
@@ -245,6 +255,7 @@ class ResponseImpl final : public UpstreamResponse {
   std::unique_ptr<Conn> conn_;
   UpstreamTimeouts timeouts_;
   std::string host_;
+  Clock::time_point deadline_;
   ResponseParser parser_;
   beast::flat_buffer buf_;
   std::string delivered_;
@@ -270,12 +281,12 @@ class ClientImpl final : public UpstreamClient {
       if (conn) {
         reused = true;
       } else {
-        auto c = co_await connect(ep);
+        auto c = co_await connect(ep, req.deadline);
         if (!c) co_return c.error();
         conn = std::move(*c);
         conn->key = ep.key;
       }
-      conn->tcp().expires_after(ep.timeouts.first_byte);
+      conn->tcp().expires_after(capped(ep.timeouts.first_byte, req.deadline));
       auto wec = co_await conn->write({net::buffer(head), net::buffer(req.body)});
       if (wec) {
         if (reused) continue;  // the pooled connection was dead: once more on a new one
@@ -287,7 +298,7 @@ class ClientImpl final : public UpstreamClient {
         e.retryable = true;
         co_return e;
       }
-      auto resp = std::make_unique<ResponseImpl>(*this, std::move(conn), ep);
+      auto resp = std::make_unique<ResponseImpl>(*this, std::move(conn), ep, req.deadline);
       bool any_byte = false;
       auto r = co_await resp->read_head(any_byte);
       if (!r) {
@@ -331,10 +342,10 @@ class ClientImpl final : public UpstreamClient {
     return nullptr;
   }
 
-  Task<Result<std::unique_ptr<Conn>>> connect(const Endpoint& ep) {
+  Task<Result<std::unique_ptr<Conn>>> connect(const Endpoint& ep, Clock::time_point deadline) {
     auto ex = co_await net::this_coro::executor;
     beast::tcp_stream stream(ex);
-    stream.expires_after(ep.timeouts.connect);
+    stream.expires_after(capped(ep.timeouts.connect, deadline));
     beast::error_code ec;
     auto addr = net::ip::make_address(ep.host, ec);
     if (!ec) {

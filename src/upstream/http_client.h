@@ -2,6 +2,7 @@
 // The upstream HTTP/1.1 client: keep-alive connections pooled per worker thread (no lock on the
 // hot path), plain TCP or TLS (OpenSSL, SNI, peer verification against the system store plus
 // an optional CA file), with connect, first-byte and idle timeouts.
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -23,6 +24,9 @@ struct UpstreamRequest {
   std::string_view header_block;
   Headers headers;   // per-request extras
   std::string body;
+  // No connect, write or read of this call goes past this point (the route's per-try timeout
+  // and deadline); it only shortens the endpoint's own timeouts.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 // A response whose head has been read. The body is read incrementally. Destroying it before
@@ -38,6 +42,8 @@ class UpstreamResponse {
   virtual Task<Result<std::string_view>> read_some() = 0;
   // The whole body, at most `limit` bytes (502 past it).
   virtual Task<Result<std::string>> read_all(std::size_t limit) = 0;
+  // Moves the call's deadline (time_point::max(): none; the idle timeout still applies).
+  virtual void set_deadline(std::chrono::steady_clock::time_point deadline) = 0;
 };
 
 class UpstreamClient {

@@ -15,6 +15,8 @@ describe('openai SDK against torii', () => {
       providers: (mockBase, { deadPort }) => [
         { name: 'dead', base_url: `http://127.0.0.1:${deadPort}/v1`,
           api_key_env: 'TORII_TEST_PROVIDER_KEY' },
+        // 429s cool the key of the target that got them: a target of its own.
+        { name: 'limited', base_url: mockBase, api_key_env: 'TORII_TEST_PROVIDER_KEY' },
       ],
       routes: [{ name: 'fast', targets: ['local/mock-1'] }],
     });
@@ -111,7 +113,7 @@ describe('openai SDK against torii', () => {
   });
 
   test('429 -> RateLimitError', async () => {
-    await expectError(client.chat.completions.create({ model: 'fast', messages,
+    await expectError(client.chat.completions.create({ model: 'limited/mock-1', messages,
       mock: { status: 429, retry_after: 7 } }), OpenAI.RateLimitError, 429);
   });
 

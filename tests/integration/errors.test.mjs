@@ -9,7 +9,12 @@ describe('errors', () => {
   let w;
   before(async () => {
     w = await startWorld({
+      // This suite makes `local` fail on purpose (500s, resets, timeouts): its breaker would
+      // open and turn the later cases into 503s. Breakers have their own suite (routing).
+      localExtra: { breaker: { enabled: false } },
       providers: (mockBase, { deadPort }) => [
+        // 429s cool the key of the target that got them: a target of its own.
+        { name: 'limited', base_url: mockBase, api_key_env: 'TORII_TEST_PROVIDER_KEY' },
         { name: 'dead', base_url: `http://127.0.0.1:${deadPort}/v1`,
           api_key_env: 'TORII_TEST_PROVIDER_KEY' },
         { name: 'slow', base_url: mockBase, api_key_env: 'TORII_TEST_PROVIDER_KEY',
@@ -153,10 +158,16 @@ describe('errors', () => {
   });
 
   test('upstream 429 with retry_after 7 -> 429 with Retry-After: 7', async () => {
-    const r = await post(JSON.stringify(chatBody('local/mock-1',
+    const r = await post(JSON.stringify(chatBody('limited/mock-1',
       { mock: { status: 429, retry_after: 7 } })));
     assertOpenAIError(r, 429, 'mock status 429');
     assert.equal(r.headers['retry-after'], '7');
+    // The target now rests for those 7 s: the next call is answered at once, with a 429 and
+    // the time left, and never reaches the provider.
+    const again = await post(JSON.stringify(chatBody('limited/mock-1')));
+    assertOpenAIError(again, 429, 'cooling target');
+    assert.ok(Number(again.headers['retry-after']) >= 6, again.headers['retry-after']);
+    assert.equal(again.headers['x-torii-attempts'], undefined, 'no upstream call');
   });
 
   test('upstream connection refused -> 502', async () => {

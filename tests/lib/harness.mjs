@@ -197,13 +197,33 @@ function yamlString(s) {
   return JSON.stringify(String(s));  // a JSON string is a valid YAML double-quoted scalar
 }
 
+// A list item's optional `extra` settings, indented by `indent` spaces (see renderConfig).
+function extraLines(extra, indent) {
+  if (!extra) return [];
+  const pad = ' '.repeat(indent);
+  if (typeof extra === 'string' || Array.isArray(extra)) {
+    const raw = typeof extra === 'string' ? extra.split('\n') : extra;
+    return raw.filter((l) => l.trim() !== '').map((l) => pad + l);
+  }
+  // JSON is YAML flow style: objects and arrays render as they are.
+  return Object.entries(extra).map(([k, v]) => `${pad}${k}: ${JSON.stringify(v)}`);
+}
+
+function targetYaml(t) {
+  return typeof t === 'string' ? yamlString(t) : JSON.stringify(t);
+}
+
 /**
  * Renders a config YAML. `spec`:
  *   server:    {key: value} merged over test defaults (listen port 0, small limits)
  *   providers: [{name, kind?, base_url, api_key_env?, models?, headers?, timeouts?,
- *                fields?: {api_version|region|account_id|aws_…|…: string}}]
- *   routes:    [{name, targets: [...]}]
- *   apiKeys:   [{name, env}] (the key is read via ${env:NAME})
+ *                fields?: {api_version|region|account_id|aws_…|…: string}, extra?}]
+ *   routes:    [{name, targets: [...], extra?}]; a target is "provider/model" or an object
+ *              ({target, weight, priority}), rendered as a YAML flow mapping
+ *   apiKeys:   [{name, env, groups?: [..], metadata?: {..}}] (the key is read via ${env:NAME})
+ * `extra` adds settings to the item: an object (each key rendered as `key: <value as JSON>`,
+ * which YAML reads as flow style: {breaker: {cooldown_ms: 500}}, {retry: {attempts: 3}}), or
+ * raw YAML lines (a string or an array of strings), written indented under the item.
  */
 export function renderConfig(spec) {
   const server = {
@@ -238,12 +258,14 @@ export function renderConfig(spec) {
       lines.push('    timeouts:');
       for (const [k, v] of Object.entries(p.timeouts)) lines.push(`      ${k}: ${v}`);
     }
+    lines.push(...extraLines(p.extra, 4));
   }
   if (spec.routes && spec.routes.length) {
     lines.push('routes:');
     for (const r of spec.routes) {
       lines.push(`  - name: ${yamlString(r.name)}`);
-      lines.push(`    targets: [${r.targets.map(yamlString).join(', ')}]`);
+      lines.push(`    targets: [${r.targets.map(targetYaml).join(', ')}]`);
+      lines.push(...extraLines(r.extra, 4));
     }
   }
   lines.push('auth:');
@@ -251,6 +273,8 @@ export function renderConfig(spec) {
   for (const k of spec.apiKeys) {
     lines.push(`    - name: ${yamlString(k.name)}`);
     lines.push(`      key: "\${env:${k.env}}"`);
+    if (k.groups) lines.push(`      groups: ${JSON.stringify(k.groups)}`);
+    if (k.metadata) lines.push(`      metadata: ${JSON.stringify(k.metadata)}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -270,6 +294,8 @@ export function writeFileAtomic(file, text) {
  *   routes                      -> route specs (default: `fast` -> local/mock-1)
  *   server                      -> server overrides
  *   mockArgs                    -> extra `torii mock` flags
+ *   localExtra                  -> `extra` settings of the `local` provider (see renderConfig),
+ *                                  e.g. {breaker: {enabled: false}} for suites that make it fail
  * Returns { mock, gw, apiKey, providerKey, configFile, spec, rewrite(spec), stop() }.
  */
 export async function startWorld(options = {}) {
@@ -284,7 +310,7 @@ export async function startWorld(options = {}) {
     server: options.server || {},
     providers: [
       { name: 'local', base_url: mockBase, api_key_env: 'TORII_TEST_PROVIDER_KEY',
-        models: ['mock-1', 'gpt-4o-mini'] },
+        models: ['mock-1', 'gpt-4o-mini'], extra: options.localExtra },
       ...(options.providers ? options.providers(mockBase, { deadPort }) : []),
     ],
     routes: options.routes || [{ name: 'fast', targets: ['local/mock-1'] }],

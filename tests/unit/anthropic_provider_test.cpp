@@ -660,6 +660,7 @@ struct FakeResponse : UpstreamResponse {
   std::string_view header(std::string_view name) const override { return find_header(h, name); }
   Task<Result<std::string_view>> read_some() override { co_return std::string_view{}; }
   Task<Result<std::string>> read_all(std::size_t) override { co_return std::string{}; }
+  void set_deadline(std::chrono::steady_clock::time_point) override {}
 };
 
 TEST(AnthropicHeaders, RateLimitHeadersMapToOpenAiNames) {

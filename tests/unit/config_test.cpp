@@ -131,7 +131,11 @@ TEST(ConfigLoader, ParsesFullConfig) {
 
   ASSERT_EQ(c0.routes.size(), 1u);
   EXPECT_EQ(c0.routes[0].name, "fast");
-  EXPECT_EQ(c0.routes[0].targets, (std::vector<std::string>{"local/mock-1", "oai/gpt-4o"}));
+  ASSERT_EQ(c0.routes[0].targets.size(), 2u);
+  EXPECT_EQ(c0.routes[0].targets[0].provider, "local");
+  EXPECT_EQ(c0.routes[0].targets[0].model, "mock-1");
+  EXPECT_EQ(c0.routes[0].targets[1].provider, "oai");
+  EXPECT_EQ(c0.routes[0].targets[1].model, "gpt-4o");
   EXPECT_EQ(c0.routes[0].line, 23);
 
   ASSERT_EQ(c0.api_keys.size(), 2u);
@@ -408,18 +412,23 @@ TEST(DefaultConfig, DemoWithMockProviderRouteAndKey) {
   EXPECT_TRUE(c.demo);
   EXPECT_EQ(c.server.host, "127.0.0.1");
   EXPECT_EQ(c.server.port, 8080);
-  ASSERT_EQ(c.providers.size(), 6u);
+  ASSERT_EQ(c.providers.size(), 7u);
   EXPECT_EQ(c.providers[0].name, "mock");
   EXPECT_EQ(c.providers[0].kind, "mock");
   EXPECT_EQ(c.providers[0].models, (std::vector<std::string>{"mock-1", "gpt-4o-mini"}));
   // The native adapters in front of the same built-in mock, to try translation offline.
-  for (std::size_t i = 1; i < c.providers.size(); ++i) {
+  for (std::size_t i = 1; i + 1 < c.providers.size(); ++i) {
     EXPECT_EQ(c.providers[i].name, "mock-" + c.providers[i].kind);
     EXPECT_EQ(c.providers[i].base_url, kBuiltinMock);
   }
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_EQ(c.routes[0].name, "demo");
-  EXPECT_EQ(c.routes[0].targets, (std::vector<std::string>{"mock/mock-1"}));
+  // The demo route: the mock, and a flaky one (30% failures) it fails over from.
+  EXPECT_EQ(c.providers.back().name, "mock-flaky");
+  EXPECT_EQ(c.providers.back().headers.at("x-mock-fail-percent"), "30");
+  ASSERT_EQ(c.routes[0].targets.size(), 2u);
+  EXPECT_EQ(c.routes[0].targets[0].provider, "mock");
+  EXPECT_EQ(c.routes[0].targets[1].provider, "mock-flaky");
   ASSERT_EQ(c.api_keys.size(), 1u);
   EXPECT_EQ(c.api_keys[0].name, "demo");
   const std::string& key = c.api_keys[0].key.value;

@@ -41,12 +41,13 @@ struct DigestHash {
 struct KeyEntry {
   std::string name;
   std::map<std::string, std::string> metadata;
+  std::vector<std::string> groups;
 };
 
 class ApiKeyPolicy final : public Policy {
  public:
   explicit ApiKeyPolicy(const std::vector<ApiKeyConfig>& keys) {
-    for (const auto& k : keys) keys_[digest(k.key.value)] = KeyEntry{k.name, k.metadata};
+    for (const auto& k : keys) keys_[digest(k.key.value)] = KeyEntry{k.name, k.metadata, k.groups};
   }
   std::string_view name() const override { return "api_key"; }
 
@@ -61,6 +62,7 @@ class ApiKeyPolicy final : public Policy {
     ctx.principal.id = it->second.name;
     ctx.principal.key_name = it->second.name;
     ctx.principal.metadata = &it->second.metadata;
+    if (!it->second.groups.empty()) ctx.principal.groups = &it->second.groups;
     co_return Verdict::next();
   }
 

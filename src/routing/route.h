@@ -1,0 +1,150 @@
+#pragma once
+// Routes as the request path uses them: a model alias's targets in priority tiers, how one is
+// picked (the strategies of docs/ROUTING.md), the retry budget and the content rules. Built
+// once per config snapshot; the mutable parts (counters, health) are atomics shared by every
+// worker thread.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "config/config.h"
+#include "routing/health.h"
+
+namespace torii {
+
+class Provider;
+
+struct Target {
+  const Provider* provider = nullptr;  // the instance holding the first key
+  std::string model;                   // the model name at the provider
+  int weight = 1;
+  int priority = 0;
+  // One provider instance per API key (keys[0] == provider); requests rotate over them.
+  std::vector<const Provider*> keys;
+  const BreakerConfig* breaker = nullptr;  // the provider's (owned by the snapshot's config)
+  std::chrono::milliseconds rate_limit_cooldown{1'000};
+  std::shared_ptr<routing::TargetHealth> health;
+};
+
+namespace routing {
+
+// Caps retries at a share of the route's requests over a sliding 10 s window, plus a floor per
+// second, so that retries cannot multiply the load of an outage (Finagle's and Linkerd's
+// retry budget). Lock-free; counts are approximate under races.
+class RetryBudget {
+ public:
+  static constexpr int kBuckets = 10;  // one per second
+  // Counts a request (its first try).
+  void on_request(int64_t now_ns);
+  // Takes a retry if the budget allows it (and counts it).
+  bool try_retry(int percent, int min_per_second, int64_t now_ns);
+  uint64_t exhausted() const { return exhausted_.load(std::memory_order_relaxed); }
+  uint64_t retries() const { return retries_total_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Bucket {
+    std::atomic<int64_t> second{-1};
+    std::atomic<uint32_t> requests{0}, retries{0};
+  };
+  Bucket& bucket(int64_t now_ns);
+  std::array<Bucket, kBuckets> buckets_;
+  std::atomic<uint64_t> exhausted_{0}, retries_total_{0};
+};
+
+// Per-route counters behind the strategies.
+struct RouteState {
+  std::vector<std::atomic<uint32_t>> next;  // per tier: round robin / weighted schedule position
+  std::atomic<uint32_t> next_key{0};        // API key rotation
+  RetryBudget budget;
+  explicit RouteState(std::size_t tiers) : next(tiers) {}
+};
+
+// What a content rule reads from a request.
+struct RuleInput {
+  std::function<std::string_view(std::string_view)> header;  // a request header, "" if absent
+  const std::map<std::string, std::string>* metadata = nullptr;  // the caller's, may be null
+  const std::vector<std::string>* groups = nullptr;              // the caller's, may be null
+  const boost::json::object* body = nullptr;
+  std::function<int64_t()> prompt_tokens;  // estimated, computed on demand
+};
+
+bool matches(const RuleCondition& c, const RuleInput& in);
+
+// Prompt tokens, estimated: a token per 4 bytes of the request's text (message contents,
+// system, instructions, input, prompt, tools), not counting inline files and images.
+int64_t estimate_prompt_tokens(const boost::json::object& body);
+
+// RFC 6901 JSON pointer ("/metadata/tier", "/messages/0/role") into a request body; nullptr
+// when it does not resolve.
+const boost::json::value* pointer(const boost::json::object& root, std::string_view ptr);
+
+}  // namespace routing
+
+struct Route;
+
+struct Rule {
+  std::vector<RuleCondition> when;
+  std::string route;  // the alias the request goes to (resolved like the client's model)
+};
+
+struct Route {
+  std::string name;
+  std::string group;
+  Strategy strategy = Strategy::round_robin;
+  std::vector<Target> targets;  // sorted by priority (stable: declaration order within a tier)
+  struct Tier {
+    std::size_t begin = 0, end = 0;
+    std::vector<uint8_t> schedule;  // weighted: smooth weighted round-robin order (indexes)
+  };
+  std::vector<Tier> tiers;
+  RetryConfig retry;
+  FailoverConfig failover;
+  std::vector<Rule> rules;
+  routing::RouteState* state = nullptr;  // owned by the snapshot
+
+  // Upstream calls allowed per request.
+  int max_attempts() const {
+    return retry.attempts > 0 ? retry.attempts : static_cast<int>(targets.size());
+  }
+};
+
+namespace routing {
+
+// Sorts targets into tiers and prepares the weighted schedules. Targets must be <= 64.
+void prepare_tiers(Route& r);
+
+// The candidate chosen for one try.
+struct Pick {
+  int target = -1;  // index in route.targets, -1: none
+  int key = 0;      // index in target.keys
+  bool probe = false;
+};
+
+// Why no candidate was found.
+struct NoPick {
+  bool all_tried = false;    // every usable target was tried by this request
+  bool unhealthy = false;    // a target was skipped for its breaker or its health check
+  bool rate_limited = false; // a target was skipped because all its keys are cooling (429)
+  int64_t retry_at_ns = 0;   // when an unavailable target becomes usable again (0: unknown)
+};
+
+// Chooses the next target: the first tier with a usable target not in `tried` (a bitmask of
+// route.targets indexes), then the route's strategy within it; takes the call on the chosen
+// target's health (TargetHealth::acquire). With `allow_tried`, already tried targets count as
+// candidates again (a retry). Returns target -1 and fills `why` when nothing is usable.
+Pick select(const Route& route, uint64_t tried, bool allow_tried, int64_t now, NoPick& why);
+
+// A per-thread random generator for the strategies and the backoff jitter.
+std::minstd_rand& rng();
+
+}  // namespace routing
+}  // namespace torii
