@@ -9,6 +9,7 @@ when the run had --benchmark_repetitions).
 """
 import datetime
 import json
+import re
 import os
 import sys
 
@@ -95,6 +96,23 @@ if c64 or c1:
                            "upstream mock µs/req (c64)"], body) +
                     "\n\nGoal: torii full chain at or below nginx. Clock ticks are "
                     f"1/{rows[0]['clk_tck'] if rows else 100} s, summed over the run.")
+
+# 1c. Instructions per request (bench/callgrind.sh lines).
+cg_path = meta.get("callgrind", "")
+if cg_path and os.path.exists(cg_path):
+    body = []
+    for line in open(cg_path):
+        m = re.match(r"callgrind: (\S+) (\S+): (\d+) requests, (\d+) instructions/request", line)
+        if m:
+            body.append([f"torii-{m[1]}", m[2], fmt(int(m[3])), fmt(int(m[4]))])
+    if body:
+        sections.append(
+            "## 1c. Instructions per request (callgrind)\n\n" +
+            table(["target", "model", "requests", "instructions / request"], body) +
+            "\n\n`bench/callgrind.sh`: torii under callgrind behind wrk at concurrency 4, zero-delay "
+            "mock, counters zeroed after a 3 s warm-up. Unlike wall-clock figures this count "
+            "repeats from run to run, so it shows what a change costs (ARCHITECTURE.md keeps the "
+            "history).")
 
 # 2. Throughput at concurrency 64.
 c20 = wrk("c64-20ms")
@@ -449,7 +467,10 @@ if micro_path and os.path.exists(micro_path):
                      "RequestContext does (large_heap: default storage); encode_openai_body builds "
                      "the openai vendor's streaming upstream body (MB/s of output); find_usage is "
                      "the usage scan of a non-streamed answer, find_usage_full_parse the "
-                     "boost::json::parse it replaces.")
+                     "boost::json::parse it replaces. Select_* is one request's routing "
+                     "bookkeeping: the retry budget's count, choosing a target (tiers, breaker, "
+                     "strategy) and reporting the try to its health (in flight, EWMA, breaker "
+                     "window); threads:2 runs two threads on the same targets.")
         if codecs:
             text += "\n\n" + codecs
         sections.append(text)

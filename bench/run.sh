@@ -9,8 +9,8 @@
 #
 # Env: BUILD (default build), TORII_BIN, TORII_LOADGEN, TORII_MICRO, BENCH_OUT (default bench/out).
 # BENCH_SOAK_SECONDS: length of the soak stage (default 0 = skipped in a full run, 20 in smoke
-# mode, 300 with BENCH_ONLY=soak). BENCH_ONLY: comma-separated stages to run among micro, wrk,
-# stream, soak (default all); a partial run writes its report to BENCH_OUT/BENCHMARKS.only.md,
+# mode, 300 with BENCH_ONLY=soak). BENCH_ONLY: comma-separated stages to run among micro,
+# callgrind (full runs only, unless named), wrk, stream, soak (default all); a partial run writes its report to BENCH_OUT/BENCHMARKS.only.md,
 # never to BENCHMARKS.md. Soak load: BENCH_SOAK_CONNS (wrk connections, 32), BENCH_SOAK_STREAMS
 # (100), BENCH_SOAK_ERROR_RATE (faulty requests per second, 5).
 # Exit status: 1 when something is broken (a service does not start, a target answers errors in
@@ -27,8 +27,8 @@ MICRO=${TORII_MICRO:-$BUILD/bench/torii_micro_bench}
 OUT=${BENCH_OUT:-bench/out}
 ONLY=${BENCH_ONLY:-}
 for stage in ${ONLY//,/ }; do
-  case "$stage" in micro | wrk | stream | soak) ;;
-    *) echo "bench: BENCH_ONLY: unknown stage '$stage' (micro, wrk, stream, soak)" >&2; exit 2 ;;
+  case "$stage" in micro | callgrind | wrk | stream | soak) ;;
+    *) echo "bench: BENCH_ONLY: unknown stage '$stage' (micro, callgrind, wrk, stream, soak)" >&2; exit 2 ;;
   esac
 done
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
@@ -439,6 +439,22 @@ else
   problem "micro-benchmarks: $MICRO failed; see $OUT/micro.err"
 fi
 
+# ---------------------------------------------------------------- instructions per request
+# callgrind (bench/callgrind.sh): a repeatable count, for the hot-path figures of ARCHITECTURE.md.
+# Full runs only (valgrind makes it ~30 s), or BENCH_ONLY=callgrind.
+CALLGRIND_TXT=$OUT/callgrind.txt
+: >"$CALLGRIND_TXT"
+if { [ "$SMOKE" != 1 ] && [ -z "$ONLY" ]; } || [[ ",$ONLY," == *",callgrind,"* ]]; then
+  if command -v valgrind >/dev/null; then
+    for which in bare full; do
+      TORII="$TORII" bench/callgrind.sh "$which" | tee -a "$CALLGRIND_TXT" ||
+        problem "callgrind $which failed"
+    done
+  else
+    note "callgrind: skipped (valgrind not installed)"
+  fi
+fi
+
 # ---------------------------------------------------------------- start everything
 export TORII_BENCH_UPSTREAM_KEY=bench-upstream-key
 TORII_BENCH_KEY=bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')
@@ -581,7 +597,7 @@ python3 bench/report.py "$RESULTS" "$NOTES" "$REPORT" \
   "cores=$(nproc)" "commit=$COMMIT" "pinning=$PINNING" "fd_limit=$FD_LIMIT" \
   "duration=$DUR" "warmup=$WARM" "stream_duration=$STREAM_DUR" \
   "load=$LOAD_START (start), $LOAD_END (end)" "rss_idle_bare=$RSS_IDLE_BARE" "rss_idle_full=$RSS_IDLE_FULL" "problems=$PROBLEMS" \
-  "micro=$MICRO_JSON" "only=$ONLY"
+  "micro=$MICRO_JSON" "only=$ONLY" "callgrind=$CALLGRIND_TXT"
 echo "bench: wrote $REPORT"
 
 if ((PROBLEMS)); then
