@@ -115,6 +115,29 @@ TEST(MockKnobs, FaultStatus) {
   EXPECT_EQ(k.fault_status(0), 0);
 }
 
+TEST(MockKnobs, FailFirst) {
+  MockKnobs k = defaults();
+  k.fail_first = 2;
+  EXPECT_EQ(k.fault_status(0, 1), 500);  // no status: 500
+  EXPECT_EQ(k.fault_status(0, 2), 500);
+  EXPECT_EQ(k.fault_status(0, 3), 0);    // recovered
+  k.status = 429;
+  EXPECT_EQ(k.fault_status(99, 1), 429);
+  EXPECT_EQ(k.fault_status(0, 3), 0);    // status alone no longer fails every request
+  k.fail_percent = 50;
+  EXPECT_EQ(k.fault_status(10, 3), 429);  // after the first N, fail_percent applies
+  EXPECT_EQ(k.fault_status(60, 3), 0);
+  k.fail_first = 0;
+  k.fail_percent = -1;
+  EXPECT_EQ(k.fault_status(0, 1), 0);
+  auto h = apply_header_knobs(k, Headers{{"x-mock-fail-first", "7"}});
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(k.fail_first, 7);
+  auto bad = apply_body_knobs(k, json::parse(R"({"fail_first":-2})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().param, "mock.fail_first");
+}
+
 TEST(MockWire, EscapesJson) {
   std::string out;
   append_json_escaped(out, std::string_view("a\"b\\c\nd\x01\té", 11));

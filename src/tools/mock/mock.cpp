@@ -92,7 +92,7 @@ class MockHandler final : public Handler {
   const std::vector<const MockFormat*>& formats_;
   std::unique_ptr<Counter[]> format_requests_;  // chat requests per format, as formats_
   Counter requests_, chat_requests_, streams_started_, streams_completed_, streams_aborted_,
-      streams_reset_, active_streams_, next_id_;
+      streams_reset_, active_streams_, next_id_, fail_first_seen_;
   std::mutex last_mutex_;
   LastRequest last_;  // guarded by last_mutex_
 };
@@ -195,7 +195,7 @@ Task<void> MockHandler::count_tokens(Exchange& ex) {
 
 std::string MockHandler::reset() {
   for (Counter* c : {&requests_, &chat_requests_, &streams_started_, &streams_completed_,
-                     &streams_aborted_, &streams_reset_})
+                     &streams_aborted_, &streams_reset_, &fail_first_seen_})
     c->reset();
   for (std::size_t i = 0; i < formats_.size(); ++i) format_requests_[i].reset();
   {
@@ -293,7 +293,8 @@ Task<void> MockHandler::chat(Exchange& ex, std::size_t format_index) {
   if (auto r = apply_body_knobs(knobs, turn.knobs); !r)
     co_return co_await send_error(ex, format, r.error());
 
-  const int fault = knobs.fault_status(knobs.fail_percent >= 0 ? roll_percent() : 0);
+  const std::int64_t seen = knobs.fail_first >= 0 ? ++fail_first_seen_ : 0;
+  const int fault = knobs.fault_status(knobs.fail_percent >= 0 ? roll_percent() : 0, seen);
   if (fault) {
     if (knobs.latency_ms > 0) {
       if (!co_await sleep_ms(knobs.latency_ms)) co_return;

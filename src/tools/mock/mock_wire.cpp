@@ -39,6 +39,7 @@ constexpr KnobSpec kKnobs[] = {
     {"blocked", &MockKnobs::blocked, 0, 1},
     {"tool_call", &MockKnobs::tool_call, -1, 1},
     {"stream_usage", &MockKnobs::stream_usage, 0, 1},
+    {"fail_first", &MockKnobs::fail_first, 0, 1'000'000},
 };
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -111,8 +112,12 @@ MockKnobs MockKnobs::from_options(const MockOptions& o) {
   return k;
 }
 
-int MockKnobs::fault_status(int roll) const {
+int MockKnobs::fault_status(int roll, std::int64_t seen) const {
   const bool has_status = status >= 400;
+  if (fail_first >= 0) {
+    if (seen <= fail_first) return has_status ? status : 500;
+    if (fail_percent < 0) return 0;
+  }
   if (fail_percent < 0) return has_status ? status : 0;
   if (roll < fail_percent) return has_status ? status : 500;
   return 0;

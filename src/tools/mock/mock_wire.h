@@ -37,12 +37,18 @@ struct MockKnobs {
   int tool_call = -1;          // -1: call the first declared tool unless the last message is a
                                // tool result; 0: never call a tool; 1: call it even then
   int stream_usage = 0;        // 1: a stream always ends with usage, asked for or not (Mistral)
+  int fail_first = -1;         // -1 unset; else the first N requests carrying this knob (counted
+                               // per mock process, zeroed by POST /mock/reset) fail with status
+                               // (or 500); later ones answer normally unless fail_percent says
 
   static MockKnobs from_options(const MockOptions& options);
 
   // The status of an injected failure for this request, or 0 for a normal answer.
   // `roll` is a uniform random number in [0, 100): the request fails when roll < fail_percent.
-  int fault_status(int roll) const;
+  // `seen` is, when fail_first is set, this request's 1-based rank among the requests that
+  // carried fail_first: it fails while seen <= fail_first. Once fail_first is set, `status`
+  // alone no longer fails every request (as with fail_percent).
+  int fault_status(int roll, std::int64_t seen = 0) const;
   // Words generated in total (chunks * tokens_per_chunk).
   std::int64_t total_words() const {
     return static_cast<std::int64_t>(chunks) * tokens_per_chunk;
