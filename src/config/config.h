@@ -119,7 +119,7 @@ struct RuleCondition {
   std::string key;                  // header name, metadata key, or JSON pointer
   Op op = Op::equals;
   std::vector<std::string> values;  // equals: one; in: several
-  int64_t number = 0;               // above / below
+  double number = 0;                // above / below (prompt_tokens: a whole number)
 };
 
 // Content-based routing: when every condition holds, the request goes to `route` instead.

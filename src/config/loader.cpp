@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -718,9 +719,14 @@ class Loader {
                if (k == "above" || k == "below") {
                  ++ops;
                  out.op = k == "above" ? O::above : O::below;
-                 if (auto n = integer(x, p, std::numeric_limits<int64_t>::min(),
-                                      std::numeric_limits<int64_t>::max()))
-                   out.number = *n;
+                 double n = 0;
+                 const std::string t = x.IsScalar() ? x.Scalar() : std::string();
+                 auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+                 if (t.empty() || ec != std::errc() || end != t.data() + t.size() ||
+                     !std::isfinite(n))
+                   error(x, p, "must be a number");
+                 else
+                   out.number = n;
                }
              });
     if (!v.IsMap()) return;

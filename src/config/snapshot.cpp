@@ -117,6 +117,15 @@ std::string Snapshot::routing_metrics() const {
   out += "# HELP torii_target_breaker_opened_total Times the breaker opened.\n"
          "# TYPE torii_target_breaker_opened_total counter\n";
   for (const auto& t : targets) line("torii_target_breaker_opened_total", t, std::get<2>(t)->opened());
+  out += "# HELP torii_provider_health_check_failing The provider's active health check fails "
+         "(its targets are skipped).\n# TYPE torii_provider_health_check_failing gauge\n";
+  std::vector<std::pair<std::string, const ProviderSlot*>> slots;
+  for (const auto& [name, slot] : provider_slots)
+    if (slot.config->health_check.enabled) slots.emplace_back(name, &slot);
+  std::sort(slots.begin(), slots.end());
+  for (const auto& [name, slot] : slots)
+    out += "torii_provider_health_check_failing{provider=\"" + name + "\"} " +
+           (slot->unlisted->check_failed->load(std::memory_order_relaxed) ? "1\n" : "0\n");
   out += "# HELP torii_route_retries_total Retries (tries after the first).\n"
          "# TYPE torii_route_retries_total counter\n";
   std::string budget =

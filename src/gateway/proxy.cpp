@@ -43,14 +43,37 @@ Headers stream_headers(const RequestContext& ctx) {
   return h;
 }
 
+bool has(std::string_view hay, std::string_view needle) {
+  return hay.find(needle) != std::string_view::npos;
+}
+
+// Whether a passed-through event only opens the answer (no content yet): Anthropic's
+// message_start, content_block_start and ping; the Responses API's created / in_progress /
+// added events; OpenAI's first chunk, which carries the role and an empty content. Such events
+// are held back with the response head until one with content comes, so that a stream that
+// breaks before its first token can still fail over. When unsure, an event counts as content.
+bool preamble_only(std::string_view name, std::string_view data) {
+  if (name.empty()) {  // OpenAI chat chunk
+    return has(data, "\"role\"") && !has(data, "\"tool_calls\"") &&
+           !has(data, "\"finish_reason\":\"") && !has(data, "\"reasoning") &&
+           (has(data, "\"content\":\"\"") || has(data, "\"content\":null") ||
+            !has(data, "\"content\""));
+  }
+  return name == "message_start" || name == "content_block_start" || name == "ping" ||
+         name == "response.created" || name == "response.in_progress" ||
+         name == "response.output_item.added" || name == "response.content_part.added";
+}
+
 // Runs the policies' on_chunk (reverse order) on each event, then hands it to the encoder.
 class PolicySink final : public StreamSink {
  public:
   PolicySink(RequestContext& ctx, std::size_t ran, StreamEncoder& enc)
       : ctx_(ctx), ran_(ran), enc_(enc) {}
   std::optional<ApiError> rejected;
+  bool content = false;  // an event with content (not only the answer's opening) went through
 
   void event(const StreamEvent& e) override {
+    if (e.kind != StreamEvent::Kind::start) content = true;
     if (e.kind == StreamEvent::Kind::start && (e.name.empty() || e.id.empty())) {
       // Providers that do not name the model (Bedrock, Cohere) or the answer (Ollama).
       StreamEvent named = e;
@@ -62,6 +85,7 @@ class PolicySink final : public StreamSink {
     if (pass(StreamChunk{&e, {}, {}, false})) enc_.event(e);
   }
   void raw(std::string_view name, std::string_view data, bool usage_only) override {
+    if (!content && !preamble_only(name, data)) content = true;
     if (pass(StreamChunk{nullptr, name, data, usage_only})) enc_.raw(name, data, usage_only);
   }
 
@@ -109,14 +133,16 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
       if (auto r = decoder->feed(*piece, sink, ctx.usage, done); !r) failure = r.error();
     }
     if (sink.rejected && !failure) failure = sink.rejected;
-    if (failure && !ex.response_started() && out.empty()) {
+    if (failure && !ex.response_started()) {
       // Nothing reached the client: an upstream failure may go to the next target; a policy's
       // reject is the answer (another provider would not change the verdict).
       last = *failure;
       last.retryable = !sink.rejected;
       co_return sink.rejected ? Outcome::stop : Outcome::next_target;
     }
-    if (!out.empty()) {
+    // Until an event with content, the opening events wait with the response head (see
+    // preamble_only): nothing is committed, a failure can still go to another target.
+    if (!out.empty() && (sink.content || ex.response_started())) {
       if (!ex.response_started()) {
         ctx.timings.first_byte = Clock::now();
         ctx.status = 200;
@@ -394,13 +420,19 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
         break;
       }
       budget_taken = true;
-      auto pause = backoff_for(retry, retries_of_tried++);
-      if (Clock::now() + pause >= deadline) pause = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto pause = backoff_for(retry, retries_of_tried++);
+      if (Clock::now() + pause >= deadline) {
+        // The pause would end past the deadline: no try could start in time, so say it now.
+        last = ApiError::gateway_timeout("route '" + route.name + "': the deadline of " +
+                                         millis_text(retry.deadline) + " leaves no time for a " +
+                                         "retry after " + std::to_string(calls) +
+                                         " attempt(s); last: " + last.message);
+        break;
+      }
       if (pause.count() > 0) {
         net::steady_timer timer(co_await net::this_coro::executor);
         timer.expires_after(pause);
         co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-        if (Clock::now() >= deadline) continue;  // reported at the top
       }
       pick = routing::select(route, 0, true, routing::now_ns(), why);
     }
@@ -443,10 +475,16 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
     if (rep.called) ++calls;
     failed_once = true;
     if (rep.health == routing::TryResult::failure && last.status == 504 &&
-        Clock::now() >= try_deadline && try_deadline != deadline) {
-      last.message = "provider '" + target.provider->name() + "' gave no answer within the "
-                     "route's per-try timeout of " + millis_text(retry.per_try_timeout);
+        Clock::now() >= try_deadline) {
+      if (try_deadline == deadline)
+        last.message = "route '" + route.name + "': deadline of " + millis_text(retry.deadline) +
+                       " reached after " + std::to_string(calls) + " attempt(s); last: " +
+                       last.message;
+      else
+        last.message = "provider '" + target.provider->name() + "' gave no answer within the "
+                       "route's per-try timeout of " + millis_text(retry.per_try_timeout);
     }
+    if (Clock::now() >= deadline) break;  // `last` says so
     if (rep.outcome == Outcome::stop) {
       if (!ex.response_started() && !ctx.client_disconnected) co_await send_error(ctx, ex, last);
       co_return;

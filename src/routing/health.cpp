@@ -44,9 +44,22 @@ int TargetHealth::free_key(int keys, unsigned start, int64_t now) const {
   return -1;
 }
 
-int64_t TargetHealth::available_at(const BreakerConfig& c, int keys) const {
+int TargetHealth::pick_key(int keys, unsigned counter, int64_t now) const {
+  keys = std::min(keys, kMaxKeys);
+  std::array<int, kMaxKeys> free{};
+  int n = 0;
+  for (int k = 0; k < keys; ++k)
+    if (key_cool_until_[k].load(relaxed) <= now) free[n++] = k;
+  return n == 0 ? -1 : free[counter % static_cast<unsigned>(n)];
+}
+
+int64_t TargetHealth::available_at(const BreakerConfig& c, int keys, int64_t now) const {
   int64_t at = 0;
-  if (c.enabled && state_.load(relaxed) == BreakerState::open) at = open_until_ns_.load(relaxed);
+  const BreakerState s = state_.load(relaxed);
+  if (c.enabled && s == BreakerState::open) at = open_until_ns_.load(relaxed);
+  // Half-open with its probes out: a probe's answer decides; worth asking again in a second.
+  if (c.enabled && s == BreakerState::half_open) at = now + 1'000'000'000;
+  if (check_failed->load(relaxed)) at = std::max(at, now + 1'000'000'000);
   int64_t key_at = INT64_MAX;
   for (int k = 0; k < std::min(keys, kMaxKeys); ++k)
     key_at = std::min(key_at, key_cool_until_[k].load(relaxed));
@@ -83,8 +96,10 @@ bool TargetHealth::acquire(const BreakerConfig& c, int64_t now, bool& probe) {
 void TargetHealth::finish(const BreakerConfig& c, bool probe, TryResult r, int64_t latency_us,
                           int key, int64_t cool_until_ns, int64_t now) {
   inflight_.fetch_sub(1, relaxed);
-  if (r == TryResult::success || r == TryResult::failure) {
-    // EWMA with weight 1/5 for the new sample; a lost update under a race is harmless.
+  if (r == TryResult::success) {
+    // EWMA with weight 1/5 for the new sample; a lost update under a race is harmless. Only
+    // successes: a refused connection fails in 0.1 ms and would make a broken target look
+    // fast to lowest_latency and p2c (the breaker deals with failures).
     int64_t old = ewma_us_.load(relaxed);
     ewma_us_.store(old == 0 ? std::max<int64_t>(latency_us, 1) : old + (latency_us - old) / 5,
                    relaxed);
@@ -98,12 +113,12 @@ void TargetHealth::finish(const BreakerConfig& c, bool probe, TryResult r, int64
   if (!c.enabled) return;
 
   if (probe) {
-    if (r == TryResult::failure || r == TryResult::rate_limited) {
+    if (r == TryResult::failure) {
       open(c, now);  // the probe failed: another cooldown
     } else if (r == TryResult::success) {
       if (probe_successes_.fetch_add(1, relaxed) + 1 >= c.half_open_probes) close();
     } else {
-      probes_.fetch_sub(1, relaxed);  // nothing learnt: give the probe back
+      probes_.fetch_sub(1, relaxed);  // nothing learnt (or a 429: up, but busy): give it back
     }
     return;
   }

@@ -51,8 +51,11 @@ class TargetHealth {
   bool may_allow(const BreakerConfig& c, int64_t now) const;
   // The first key of [0, keys) that is not cooling, starting the scan at `start`; -1 if all are.
   int free_key(int keys, unsigned start, int64_t now) const;
+  // One of the keys of [0, keys) that are not cooling, in turn by `counter` (so that with one
+  // key cooling the others still share evenly); -1 if all are cooling.
+  int pick_key(int keys, unsigned counter, int64_t now) const;
   // The soonest time (ns) at which the breaker or a key becomes usable again (for Retry-After).
-  int64_t available_at(const BreakerConfig& c, int keys) const;
+  int64_t available_at(const BreakerConfig& c, int keys, int64_t now) const;
   int inflight() const { return inflight_.load(std::memory_order_relaxed); }
   // Latency EWMA in microseconds, 0 before the first sample.
   int64_t ewma_us() const { return ewma_us_.load(std::memory_order_relaxed); }
@@ -64,8 +67,8 @@ class TargetHealth {
   // half-open, takes a probe. False when the breaker refuses (another thread took the last
   // probe). `probe` tells finish() whether this call decides the half-open state.
   bool acquire(const BreakerConfig& c, int64_t now, bool& probe);
-  // Ends the call: its result, the time to the answer's head (latency samples only on success
-  // and failure), and the key used (cooled until `cool_until_ns` on rate_limited).
+  // Ends the call: its result, the time to the answer's head (a latency sample on success
+  // only), and the key used (cooled until `cool_until_ns` on rate_limited).
   void finish(const BreakerConfig& c, bool probe, TryResult r, int64_t latency_us, int key,
               int64_t cool_until_ns, int64_t now);
 

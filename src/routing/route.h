@@ -93,7 +93,7 @@ struct Route;
 
 struct Rule {
   std::vector<RuleCondition> when;
-  std::string route;  // the alias the request goes to (resolved like the client's model)
+  std::string route;  // the alias the request goes to (its group variant for the caller)
 };
 
 struct Route {
@@ -131,7 +131,7 @@ struct Pick {
 
 // Why no candidate was found.
 struct NoPick {
-  bool all_tried = false;    // every usable target was tried by this request
+  bool all_tried = false;    // targets are usable, but this request tried each of them
   bool unhealthy = false;    // a target was skipped for its breaker or its health check
   bool rate_limited = false; // a target was skipped because all its keys are cooling (429)
   int64_t retry_at_ns = 0;   // when an unavailable target becomes usable again (0: unknown)

@@ -45,8 +45,8 @@ bool compare(const RuleCondition& c, std::string_view text) {
       double n = 0;
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
       if (ec != std::errc() || end != text.data() + text.size()) return false;
-      return c.op == RuleCondition::Op::above ? n > static_cast<double>(c.number)
-                                              : n < static_cast<double>(c.number);
+      return c.op == RuleCondition::Op::above ? n > c.number
+                                              : n < c.number;
     }
   }
   return false;
@@ -118,8 +118,8 @@ bool matches(const RuleCondition& c, const RuleInput& in) {
       if (c.op == RuleCondition::Op::above || c.op == RuleCondition::Op::below) {
         double n = 0;
         if (!number_of(*v, n)) return false;
-        return c.op == RuleCondition::Op::above ? n > static_cast<double>(c.number)
-                                                : n < static_cast<double>(c.number);
+        return c.op == RuleCondition::Op::above ? n > c.number
+                                                : n < c.number;
       }
       if (v->is_number()) {
         // Numbers compare by value: 0.5 equals "0.5" and "5e-1", 1 equals "1.0".
@@ -137,7 +137,7 @@ bool matches(const RuleCondition& c, const RuleInput& in) {
     }
     case S::prompt_tokens: {
       if (!in.prompt_tokens) return false;
-      const int64_t n = in.prompt_tokens();
+      const auto n = static_cast<double>(in.prompt_tokens());
       return c.op == RuleCondition::Op::above ? n > c.number
              : c.op == RuleCondition::Op::below ? n < c.number
                                                : false;

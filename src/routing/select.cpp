@@ -134,23 +134,24 @@ void prepare_tiers(Route& r) {
 
 Pick select(const Route& r, uint64_t tried, bool allow_tried, int64_t now, NoPick& why) {
   why = NoPick{};
-  bool any_untried_usable = false;
+  bool any_untried_usable = false, any_tried_usable = false;
   for (std::size_t tier = 0; tier < r.tiers.size(); ++tier) {
     const Route::Tier& t = r.tiers[tier];
     Candidates c;
     for (std::size_t i = t.begin; i < t.end; ++i) {
       const Target& target = r.targets[i];
       const bool was_tried = (tried >> i) & 1;
-      if (was_tried && !allow_tried) continue;
       const bool allowed = target.health->may_allow(*target.breaker, now);
       if (!allowed || target.health->free_key(static_cast<int>(target.keys.size()), 0, now) < 0) {
         (allowed ? why.rate_limited : why.unhealthy) = true;
         int64_t at = target.health->available_at(*target.breaker,
-                                                 static_cast<int>(target.keys.size()));
+                                                 static_cast<int>(target.keys.size()), now);
         if (at > now && (why.retry_at_ns == 0 || at < why.retry_at_ns)) why.retry_at_ns = at;
         continue;
       }
-      if (!was_tried) any_untried_usable = true;
+      if (was_tried) any_tried_usable = true;
+      else any_untried_usable = true;
+      if (was_tried && !allow_tried) continue;
       c.index[c.n++] = static_cast<uint8_t>(i);
     }
     // A candidate whose breaker refuses at acquire (another thread took the last probe) is
@@ -162,14 +163,14 @@ Pick select(const Route& r, uint64_t tried, bool allow_tried, int64_t now, NoPic
       p.target = c.index[k];
       const auto keys = static_cast<int>(target.keys.size());
       p.key = keys == 1 ? 0
-                        : target.health->free_key(
+                        : target.health->pick_key(
                               keys, r.state->next_key.fetch_add(1, std::memory_order_relaxed),
                               now);
       if (p.key >= 0 && target.health->acquire(*target.breaker, now, p.probe)) return p;
       c.index[k] = c.index[--c.n];
     }
   }
-  why.all_tried = !any_untried_usable;
+  why.all_tried = !any_untried_usable && any_tried_usable;
   return Pick{};
 }
 
