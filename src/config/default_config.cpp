@@ -67,7 +67,8 @@ Config default_config() {
 
   RouteConfig demo_route;
   demo_route.name = "demo";
-  demo_route.targets = {RouteTargetConfig{"mock", "mock-1"}, RouteTargetConfig{"mock-flaky", "mock-1"}};
+  demo_route.targets = {RouteTargetConfig{"mock", "mock-1"},
+                        RouteTargetConfig{"mock-flaky", "mock-1"}};
   cfg.routes.push_back(std::move(demo_route));
 
   ApiKeyConfig key;

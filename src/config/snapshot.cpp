@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <type_traits>
 #include <ctime>
@@ -75,82 +76,107 @@ std::string Snapshot::models_for(const std::vector<std::string>* groups) const {
   return json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
 }
 
-std::string Snapshot::routing_metrics() const {
-  std::string out;
-  out += "# HELP torii_target_breaker_state Circuit breaker of a target: 0 closed, 1 open, "
-         "2 half-open.\n# TYPE torii_target_breaker_state gauge\n";
-  std::vector<std::tuple<std::string, std::string, const routing::TargetHealth*>> targets;
-  std::set<const routing::TargetHealth*> seen;
-  for (const auto& [name, variants] : routes)
-    for (const Route& r : variants)
-      for (const Target& t : r.targets)
-        if (seen.insert(t.health.get()).second)
-          targets.emplace_back(t.provider->name(), t.model, t.health.get());
-  for (const auto& [name, slot] : provider_slots)
-    if (seen.insert(slot.unlisted.get()).second)
-      targets.emplace_back(name, "*", slot.unlisted.get());
-  std::sort(targets.begin(), targets.end());
-  auto line = [&](std::string_view metric, const auto& t, auto value) {
-    out += metric;
-    out += "{provider=\"" + std::get<0>(t) + "\",model=\"" + std::get<1>(t) + "\"} ";
-    if constexpr (std::is_floating_point_v<decltype(value)>) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.6g", value);
-      out += buf;
+namespace {
+
+// One Prometheus metric family: its HELP and TYPE lines, then one sample per labelled series.
+template <class Series, class Value>
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            const std::vector<Series>& series, Value value) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  out.append(name).append(" ").append(type).append("\n");
+  for (const auto& s : series) {
+    out.append(name).append("{").append(s.labels).append("} ");
+    const double v = value(s);
+    if (v == std::floor(v) && std::abs(v) < 1e15) {
+      out += std::to_string(static_cast<int64_t>(v));
     } else {
-      out += std::to_string(value);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6g", v);
+      out += buf;
     }
     out += '\n';
-  };
-  for (const auto& t : targets) line("torii_target_breaker_state", t, static_cast<int>(std::get<2>(t)->state()));
-  out += "# HELP torii_target_inflight Upstream calls in flight.\n# TYPE torii_target_inflight gauge\n";
-  for (const auto& t : targets) line("torii_target_inflight", t, std::get<2>(t)->inflight());
-  out += "# HELP torii_target_latency_ewma_seconds Time to the answer's head, EWMA.\n"
-         "# TYPE torii_target_latency_ewma_seconds gauge\n";
-  for (const auto& t : targets)
-    line("torii_target_latency_ewma_seconds", t, std::get<2>(t)->ewma_us() / 1e6);
-  out += "# HELP torii_target_calls_total Upstream calls.\n# TYPE torii_target_calls_total counter\n";
-  for (const auto& t : targets) line("torii_target_calls_total", t, std::get<2>(t)->calls());
-  out += "# HELP torii_target_failures_total Upstream calls that failed.\n"
-         "# TYPE torii_target_failures_total counter\n";
-  for (const auto& t : targets) line("torii_target_failures_total", t, std::get<2>(t)->failures());
-  out += "# HELP torii_target_breaker_opened_total Times the breaker opened.\n"
-         "# TYPE torii_target_breaker_opened_total counter\n";
-  for (const auto& t : targets) line("torii_target_breaker_opened_total", t, std::get<2>(t)->opened());
-  out += "# HELP torii_provider_health_check_failing The provider's active health check fails "
-         "(its targets are skipped).\n# TYPE torii_provider_health_check_failing gauge\n";
-  std::vector<std::pair<std::string, const ProviderSlot*>> slots;
-  for (const auto& [name, slot] : provider_slots)
-    if (slot.config->health_check.enabled) slots.emplace_back(name, &slot);
-  std::sort(slots.begin(), slots.end());
-  for (const auto& [name, slot] : slots)
-    out += "torii_provider_health_check_failing{provider=\"" + name + "\"} " +
-           (slot->unlisted->check_failed->load(std::memory_order_relaxed) ? "1\n" : "0\n");
-  out += "# HELP torii_route_retries_total Retries (tries after the first).\n"
-         "# TYPE torii_route_retries_total counter\n";
-  std::string budget =
-      "# HELP torii_route_retry_budget_exhausted_total Retries refused by the retry budget.\n"
-      "# TYPE torii_route_retry_budget_exhausted_total counter\n";
-  std::vector<std::pair<std::string, const routing::RouteState*>> states;
-  for (const auto& [name, variants] : routes)
-    for (const Route& r : variants)
-      if (r.targets.size() > 1 || r.name.find('/') == std::string::npos)
-        states.emplace_back(r.group.empty() ? r.name : r.name + "@" + r.group, r.state);
-  std::sort(states.begin(), states.end());
-  for (const auto& [name, st] : states) {
-    out += "torii_route_retries_total{route=\"" + name + "\"} " +
-           std::to_string(st->budget.retries()) + "\n";
-    budget += "torii_route_retry_budget_exhausted_total{route=\"" + name + "\"} " +
-              std::to_string(st->budget.exhausted()) + "\n";
   }
-  return out + budget;
+}
+
+struct TargetSeries {
+  std::string labels;  // provider="a",model="m"
+  const routing::TargetHealth* h;
+  bool operator<(const TargetSeries& o) const { return labels < o.labels; }
+};
+struct RouteSeries {
+  std::string labels;  // route="r" (or "r@group")
+  const routing::RouteState* s;
+  bool operator<(const RouteSeries& o) const { return labels < o.labels; }
+};
+struct ProviderSeries {
+  std::string labels;  // provider="a"
+  const ProviderSlot* slot;
+  bool operator<(const ProviderSeries& o) const { return labels < o.labels; }
+};
+
+}  // namespace
+
+std::string Snapshot::routing_metrics() const {
+  std::vector<TargetSeries> targets;
+  std::set<const routing::TargetHealth*> seen;
+  auto add = [&](const std::string& provider, const std::string& model,
+                 const routing::TargetHealth* h) {
+    if (seen.insert(h).second)
+      targets.push_back({"provider=\"" + provider + "\",model=\"" + model + "\"", h});
+  };
+  std::vector<RouteSeries> route_series;
+  for (const auto& [name, variants] : routes) {
+    for (const Route& r : variants) {
+      for (const Target& t : r.targets) add(t.provider->name(), t.model, t.health.get());
+      if (r.name.find('/') == std::string::npos)  // aliases (not a listed provider/model)
+        route_series.push_back(
+            {"route=\"" + (r.group.empty() ? r.name : r.name + "@" + r.group) + "\"", r.state});
+    }
+  }
+  std::vector<ProviderSeries> checked;
+  for (const auto& [name, slot] : provider_slots) {
+    add(name, "*", slot.unlisted.get());
+    if (slot.config->health_check.enabled) checked.push_back({"provider=\"" + name + "\"", &slot});
+  }
+  std::sort(targets.begin(), targets.end());
+  std::sort(route_series.begin(), route_series.end());
+  std::sort(checked.begin(), checked.end());
+
+  std::string out;
+  using T = const TargetSeries&;
+  family(out, "torii_target_breaker_state", "gauge",
+         "Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", targets,
+         [](T t) { return static_cast<int>(t.h->state()); });
+  family(out, "torii_target_inflight", "gauge", "Upstream calls in flight.", targets,
+         [](T t) { return t.h->inflight(); });
+  family(out, "torii_target_latency_ewma_seconds", "gauge",
+         "Time to the answer's head of successful calls, EWMA.", targets,
+         [](T t) { return static_cast<double>(t.h->ewma_us()) / 1e6; });
+  family(out, "torii_target_calls_total", "counter", "Upstream calls.", targets,
+         [](T t) { return static_cast<double>(t.h->calls()); });
+  family(out, "torii_target_failures_total", "counter", "Upstream calls that failed.", targets,
+         [](T t) { return static_cast<double>(t.h->failures()); });
+  family(out, "torii_target_breaker_opened_total", "counter", "Times the breaker opened.",
+         targets, [](T t) { return static_cast<double>(t.h->opened()); });
+  family(out, "torii_provider_health_check_failing", "gauge",
+         "The provider's active health check fails (its targets are skipped).", checked,
+         [](const ProviderSeries& p) {
+           return p.slot->unlisted->check_failed->load(std::memory_order_relaxed) ? 1 : 0;
+         });
+  family(out, "torii_route_retries_total", "counter", "Retries (tries after the first).",
+         route_series,
+         [](const RouteSeries& r) { return static_cast<double>(r.s->budget.retries()); });
+  family(out, "torii_route_retry_budget_exhausted_total", "counter",
+         "Retries refused by the retry budget.", route_series,
+         [](const RouteSeries& r) { return static_cast<double>(r.s->budget.exhausted()); });
+  return out;
 }
 
 namespace {
 
 // The provider instances of one declared provider: one per API key.
-Result<void> make_provider(Snapshot& s, const ProviderConfig& pc, const std::string& builtin_mock_url,
-                           routing::HealthRegistry& registry) {
+Result<void> make_provider(Snapshot& s, const ProviderConfig& pc,
+                           const std::string& builtin_mock_url, routing::HealthRegistry& registry) {
   const ProviderKind* vendor = find_provider_kind(pc.kind);
   if (!vendor)
     return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");

@@ -63,7 +63,9 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
 class SnapshotHolder {
  public:
   std::shared_ptr<const Snapshot> get() const { return current_.load(std::memory_order_acquire); }
-  void set(std::shared_ptr<const Snapshot> s) { current_.store(std::move(s), std::memory_order_release); }
+  void set(std::shared_ptr<const Snapshot> s) {
+    current_.store(std::move(s), std::memory_order_release);
+  }
 
  private:
   std::atomic<std::shared_ptr<const Snapshot>> current_;

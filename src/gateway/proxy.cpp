@@ -326,7 +326,8 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
     attempt.elapsed = Clock::now() - started;
     rep.health = routing::TryResult::failure;
     rep.latency_us = since();
-    rep.outcome = failover_on_transport(route.failover, last) ? Outcome::next_target : Outcome::stop;
+    rep.outcome =
+        failover_on_transport(route.failover, last) ? Outcome::next_target : Outcome::stop;
     co_return rep;
   }
   UpstreamResponse& resp = **sent;
@@ -405,7 +406,8 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
     if (Clock::now() >= deadline) {
       last = ApiError::gateway_timeout("route '" + route.name + "': deadline of " +
                                        millis_text(retry.deadline) + " reached after " +
-                                       std::to_string(calls) + " attempt(s); last: " + last.message);
+                                       std::to_string(calls) + " attempt(s); last: " +
+                                       last.message);
       failed_once = true;
       break;
     }
@@ -451,7 +453,8 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
       }
       if (why.retry_at_ns > 0) {
         const int64_t wait = why.retry_at_ns - routing::now_ns();
-        last.retry_after = std::to_string(std::max<int64_t>(1, (wait + 999'999'999) / 1'000'000'000));
+        const int64_t seconds = (wait + 999'999'999) / 1'000'000'000;  // rounded up
+        last.retry_after = std::to_string(std::max<int64_t>(1, seconds));
       }
       break;
     }

@@ -192,7 +192,8 @@ std::shared_ptr<std::atomic<bool>> HealthRegistry::provider_flag(const std::stri
   return provider_flag_locked(provider);
 }
 
-std::shared_ptr<std::atomic<bool>> HealthRegistry::provider_flag_locked(const std::string& provider) {
+std::shared_ptr<std::atomic<bool>> HealthRegistry::provider_flag_locked(
+    const std::string& provider) {
   auto& slot = providers_[provider];
   auto f = slot.lock();
   if (!f) {

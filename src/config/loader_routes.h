@@ -1,0 +1,33 @@
+#pragma once
+// The `routes:` part of the config loader: targets, strategy, retry, failover and rules, and
+// the cross-checks once providers and routes are known (docs/CONFIG.md, docs/ROUTING.md).
+// Internal to src/config.
+#include "config/yaml_reader.h"
+
+namespace torii::config_detail {
+
+class RoutesLoader : public YamlReader {
+ public:
+  using YamlReader::YamlReader;
+
+ protected:
+  void routes(const YAML::Node& v, const std::string& path, Config& cfg);
+  // Cross-references, once providers and routes are both known.
+  void check_routes(const Config& cfg);
+
+ private:
+  struct RouteLines {
+    int name = 0;
+    std::vector<int> targets;
+    std::vector<int> rules;
+  };
+  void route_target(const YAML::Node& v, const std::string& path, RouteTargetConfig& out);
+  void retry(const YAML::Node& v, const std::string& path, RetryConfig& out);
+  void failover_on(const YAML::Node& v, const std::string& path, FailoverConfig& out);
+  void condition(const YAML::Node& v, const std::string& path, RuleCondition& out);
+  void rules(const YAML::Node& v, const std::string& path, RouteConfig& r, RouteLines& lines);
+
+  std::vector<RouteLines> route_lines_;
+};
+
+}  // namespace torii::config_detail

@@ -1,0 +1,239 @@
+#pragma once
+// YamlReader: the walking and error collection shared by the config loader's parts
+// (loader.cpp, loader_routes.cpp). Every problem is recorded as "FILE:LINE: key.path: what is
+// wrong"; the caller reports them all at once. Internal to src/config.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace torii::config_detail {
+
+inline constexpr int64_t kMaxMs = std::numeric_limits<int32_t>::max();  // ~24.8 days
+
+inline std::string index_path(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+inline std::string key_path(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+// Levenshtein distance, to suggest the key a typo meant.
+std::size_t distance(const std::string& a, const std::string& b);
+
+class YamlReader {
+ public:
+  explicit YamlReader(std::string source) : source_(std::move(source)) {}
+
+  // All the errors recorded, sorted by line, at most 50 (then "... and N more errors").
+  std::optional<ApiError> errors() const;
+
+  using KeyFn = std::function<void(const std::string&, const YAML::Node&, const std::string&)>;
+
+  int line_of(const YAML::Node& n) const {
+    const YAML::Mark m = n.Mark();
+    return m.line >= 0 ? m.line + 1 : last_line_;
+  }
+  void error_at(int line, const std::string& path, const std::string& what) {
+    std::string msg = source_ + ":" + std::to_string(line) + ": ";
+    if (!path.empty()) msg += path + ": ";
+    errors_.emplace_back(line, msg + what);
+  }
+  void error(const YAML::Node& at, const std::string& path, const std::string& what) {
+    error_at(line_of(at), path, what);
+  }
+
+  // Walks a mapping: rejects non-maps, duplicate and unknown keys (with a suggestion), and
+  // calls fn for each known key whose value is not null (null = not given).
+  void each_key(const YAML::Node& map, const std::string& path,
+                std::initializer_list<const char*> allowed, const KeyFn& fn) {
+    if (!map.IsMap()) {
+      error(map, path, "must be a mapping");
+      return;
+    }
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+      last_line_ = line_of(kv.first);
+      if (!kv.first.IsScalar()) {
+        error(kv.first, path, "keys must be plain strings");
+        continue;
+      }
+      const std::string key = kv.first.Scalar();
+      const std::string p = key_path(path, key);
+      if (!seen.insert(key).second) {
+        error(kv.first, p, "duplicate key");
+        continue;
+      }
+      bool known = false;
+      std::string best;
+      std::size_t best_d = 3;
+      for (const char* a : allowed) {
+        if (key == a) known = true;
+        const std::size_t d = distance(key, a);
+        if (d < best_d) best_d = d, best = a;
+      }
+      if (!known) {
+        error(kv.first, p, "unknown key" + (best.empty() ? "" : " (did you mean " + best + "?)"));
+        continue;
+      }
+      if (kv.second.IsNull()) continue;
+      fn(key, kv.second, p);
+    }
+  }
+
+  // Reports each key of `required` that is missing from `got` (the keys each_key saw).
+  void require(const YAML::Node& map, const std::string& path, const std::set<std::string>& got,
+               std::initializer_list<const char*> required) {
+    for (const char* r : required) {
+      if (!got.count(r)) error(map, key_path(path, r), "is required");
+    }
+  }
+
+  std::optional<std::string> str(const YAML::Node& v, const std::string& path) {
+    if (!v.IsScalar()) {
+      error(v, path, "must be a string");
+      return std::nullopt;
+    }
+    return v.Scalar();
+  }
+
+  std::optional<std::string> nonempty(const YAML::Node& v, const std::string& path) {
+    auto s = str(v, path);
+    if (s && s->empty()) {
+      error(v, path, "must not be empty");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  std::optional<int64_t> integer(const YAML::Node& v, const std::string& path, int64_t min,
+                                 int64_t max) {
+    if (!v.IsScalar()) {
+      error(v, path, "must be an integer");
+      return std::nullopt;
+    }
+    const std::string& s = v.Scalar();
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (s.empty() || ec == std::errc::result_out_of_range) {
+      error(v, path, s.empty() ? "must be an integer" : "is out of range");
+      return std::nullopt;
+    }
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      error(v, path, "must be an integer, got '" + s + "'");
+      return std::nullopt;
+    }
+    if (n < min) {
+      error(v, path,
+            min == 1 ? "must be a positive integer" : "must be at least " + std::to_string(min));
+      return std::nullopt;
+    }
+    if (n > max) {
+      error(v, path, "must be at most " + std::to_string(max));
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  void millis(const YAML::Node& v, const std::string& path, std::chrono::milliseconds& out) {
+    if (auto n = integer(v, path, 1, kMaxMs)) out = std::chrono::milliseconds(*n);
+  }
+
+  template <class T>
+  void count(const YAML::Node& v, const std::string& path, int64_t min, int64_t max, T& out) {
+    if (auto n = integer(v, path, min, max)) out = static_cast<T>(*n);
+  }
+
+  // A list of non-empty strings.
+  std::vector<std::string> strings(const YAML::Node& v, const std::string& path) {
+    std::vector<std::string> out;
+    if (!v.IsSequence()) {
+      error(v, path, "must be a list");
+      return out;
+    }
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (auto s = nonempty(v[i], index_path(path, i))) out.push_back(*s);
+    }
+    return out;
+  }
+
+  std::map<std::string, std::string> string_map(const YAML::Node& v, const std::string& path) {
+    std::map<std::string, std::string> out;
+    if (!v.IsMap()) {
+      error(v, path, "must be a mapping");
+      return out;
+    }
+    for (const auto& kv : v) {
+      if (!kv.first.IsScalar() || kv.first.Scalar().empty()) {
+        error(kv.first, path, "keys must be non-empty strings");
+        continue;
+      }
+      const std::string p = key_path(path, kv.first.Scalar());
+      if (out.count(kv.first.Scalar())) {
+        error(kv.first, p, "duplicate key");
+        continue;
+      }
+      if (auto s = str(kv.second, p)) out[kv.first.Scalar()] = *s;
+    }
+    return out;
+  }
+
+  // Resolves a secret reference; the error carries only what resolve_secret says.
+  SecretRef secret(const YAML::Node& v, const std::string& path) {
+    auto s = nonempty(v, path);
+    if (!s) return {};
+    auto r = resolve_secret(*s);
+    if (!r) {
+      error(v, path, r.error().message);
+      return {};
+    }
+    return std::move(r.value());
+  }
+
+  void set_str(const YAML::Node& v, const std::string& path, std::string& out) {
+    if (auto s = nonempty(v, path)) out = *s;
+  }
+
+  void string_map(const YAML::Node& v, const std::string& path,
+                  std::map<std::string, std::string>& out) {
+    if (!v.IsMap()) {
+      error(v, path, "must be a mapping of strings");
+      return;
+    }
+    for (const auto& kv : v) {
+      const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      const std::string p = key_path(path, name);
+      if (name.empty()) {
+        error(kv.first, p, "must be a non-empty string");
+        continue;
+      }
+      if (auto value = str(kv.second, p)) out[name] = *value;
+    }
+  }
+
+  void boolean(const YAML::Node& v, const std::string& path, bool& out) {
+    if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) {
+      out = v.Scalar() == "true";
+      return;
+    }
+    error(v, path, "must be true or false");
+  }
+
+ protected:
+  std::string source_;
+  std::vector<std::pair<int, std::string>> errors_;  // (line, message)
+  int last_line_ = 1;
+};
+
+}  // namespace torii::config_detail
