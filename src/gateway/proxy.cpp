@@ -397,6 +397,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
   ApiError last = ApiError::bad_gateway("route '" + route.name + "' has no target");
   bool failed_once = false;  // `last` holds a real failure
   uint64_t tried = 0;
+  uint64_t unable = 0;  // targets that cannot take this request (capability, encoding)
   int calls = 0, retries_of_tried = 0;
   const int max_calls = route.max_attempts();
   bool budget_out = false;
@@ -412,7 +413,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
       break;
     }
     routing::NoPick why;
-    routing::Pick pick = routing::select(route, tried, false, routing::now_ns(), why);
+    routing::Pick pick = routing::select(route, tried, false, routing::now_ns(), why, unable);
     bool budget_taken = false;
     if (pick.target < 0 && why.all_tried && calls > 0) {
       // Every usable target was tried: a retry of one of them, after a backoff.
@@ -436,7 +437,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
         timer.expires_after(pause);
         co_await timer.async_wait(net::as_tuple(net::use_awaitable));
       }
-      pick = routing::select(route, 0, true, routing::now_ns(), why);
+      pick = routing::select(route, 0, true, routing::now_ns(), why, unable);
     }
     if (pick.target < 0) {
       if (!failed_once && why.rate_limited && !why.unhealthy) {
@@ -471,11 +472,17 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
     auto try_deadline = deadline;
     if (retry.per_try_timeout.count() > 0)
       try_deadline = std::min(try_deadline, Clock::now() + retry.per_try_timeout);
+    // A target that cannot take the request must not hide an earlier upstream failure.
+    std::optional<ApiError> upstream_failure;
+    if (calls > 0) upstream_failure = last;
     TryReport rep = co_await try_target(ctx, ex, route, target, pick.key, try_deadline, ran, last);
     target.health->finish(*target.breaker, pick.probe, rep.health, rep.latency_us, pick.key,
                           rep.cool_until_ns, routing::now_ns());
     if (rep.outcome == Outcome::done) co_return;
     if (rep.called) ++calls;
+    else unable |= uint64_t{1} << pick.target;
+    if (!rep.called && upstream_failure && rep.outcome == Outcome::next_target)
+      last = std::move(*upstream_failure);
     failed_once = true;
     if (rep.health == routing::TryResult::failure && last.status == 504 &&
         Clock::now() >= try_deadline) {

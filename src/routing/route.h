@@ -140,8 +140,10 @@ struct NoPick {
 // Chooses the next target: the first tier with a usable target not in `tried` (a bitmask of
 // route.targets indexes), then the route's strategy within it; takes the call on the chosen
 // target's health (TargetHealth::acquire). With `allow_tried`, already tried targets count as
-// candidates again (a retry). Returns target -1 and fills `why` when nothing is usable.
-Pick select(const Route& route, uint64_t tried, bool allow_tried, int64_t now, NoPick& why);
+// candidates again (a retry). Targets in `exclude` are never considered (they cannot take this
+// request). Returns target -1 and fills `why` when nothing is usable.
+Pick select(const Route& route, uint64_t tried, bool allow_tried, int64_t now, NoPick& why,
+            uint64_t exclude = 0);
 
 // A per-thread random generator for the strategies and the backoff jitter.
 std::minstd_rand& rng();

@@ -132,7 +132,8 @@ void prepare_tiers(Route& r) {
   }
 }
 
-Pick select(const Route& r, uint64_t tried, bool allow_tried, int64_t now, NoPick& why) {
+Pick select(const Route& r, uint64_t tried, bool allow_tried, int64_t now, NoPick& why,
+            uint64_t exclude) {
   why = NoPick{};
   bool any_untried_usable = false, any_tried_usable = false;
   for (std::size_t tier = 0; tier < r.tiers.size(); ++tier) {
@@ -140,6 +141,7 @@ Pick select(const Route& r, uint64_t tried, bool allow_tried, int64_t now, NoPic
     Candidates c;
     for (std::size_t i = t.begin; i < t.end; ++i) {
       const Target& target = r.targets[i];
+      if ((exclude >> i) & 1) continue;
       const bool was_tried = (tried >> i) & 1;
       const bool allowed = target.health->may_allow(*target.breaker, now);
       if (!allowed || target.health->free_key(static_cast<int>(target.keys.size()), 0, now) < 0) {
