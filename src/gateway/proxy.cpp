@@ -272,13 +272,17 @@ bool failover_on_status(const FailoverConfig& f, int status, std::string_view bo
   return false;
 }
 
+// `keep_last`: an upstream failure is already in `last`; a target that cannot take the
+// request (skipped, no call) must not replace it.
 Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route,
                            const Target& target, int key, Clock::time_point deadline,
-                           std::size_t ran, ApiError& last) {
+                           std::size_t ran, ApiError& last, bool keep_last) {
   TryReport rep;
   const Provider& provider = *target.keys[static_cast<std::size_t>(key)];
   if (ctx.stream && !provider.capabilities().chat_stream) {
-    last = ApiError::invalid_request("provider '" + provider.name() + "' cannot stream", "stream");
+    if (!keep_last)
+      last = ApiError::invalid_request("provider '" + provider.name() + "' cannot stream",
+                                       "stream");
     rep.outcome = Outcome::next_target;
     co_return rep;
   }
@@ -295,7 +299,7 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
       co_return rep;
     }
     if (auto e = missing_capability(**canonical, provider)) {  // another target may have it
-      last = *e;
+      if (!keep_last) last = *e;
       rep.outcome = Outcome::next_target;
       co_return rep;
     }
@@ -304,7 +308,7 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
   ctx.ignored.clear();
   auto req = provider.encode_chat(call);
   if (!req) {
-    last = req.error();
+    if (!keep_last) last = req.error();
     rep.outcome = Outcome::next_target;
     co_return rep;
   }
@@ -374,6 +378,14 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
   co_return rep;
 }
 
+// A separate coroutine, so that the timer is not part of proxy_chat's frame (which must stay
+// under Asio's 1 KiB recycling limit: a larger frame costs a malloc and a free per request).
+Task<void> sleep_for(std::chrono::milliseconds pause) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_after(pause);
+  co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+}
+
 std::string millis_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
 // Full-jitter exponential backoff: uniform in [0, min(max, base * 2^n)].
@@ -394,7 +406,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
   route.state->budget.on_request(routing::now_ns());
   const auto deadline = retry.deadline.count() > 0 ? start + retry.deadline
                                                    : Clock::time_point::max();
-  ApiError last = ApiError::bad_gateway("route '" + route.name + "' has no target");
+  ApiError last;             // the failure to answer with (no string built up front)
   bool failed_once = false;  // `last` holds a real failure
   uint64_t tried = 0;
   uint64_t unable = 0;  // targets that cannot take this request (capability, encoding)
@@ -432,11 +444,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
                                          " attempt(s); last: " + last.message);
         break;
       }
-      if (pause.count() > 0) {
-        net::steady_timer timer(co_await net::this_coro::executor);
-        timer.expires_after(pause);
-        co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-      }
+      if (pause.count() > 0) co_await sleep_for(pause);
       pick = routing::select(route, 0, true, routing::now_ns(), why, unable);
     }
     if (pick.target < 0) {
@@ -472,17 +480,13 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
     auto try_deadline = deadline;
     if (retry.per_try_timeout.count() > 0)
       try_deadline = std::min(try_deadline, Clock::now() + retry.per_try_timeout);
-    // A target that cannot take the request must not hide an earlier upstream failure.
-    std::optional<ApiError> upstream_failure;
-    if (calls > 0) upstream_failure = last;
-    TryReport rep = co_await try_target(ctx, ex, route, target, pick.key, try_deadline, ran, last);
+    TryReport rep =
+        co_await try_target(ctx, ex, route, target, pick.key, try_deadline, ran, last, calls > 0);
     target.health->finish(*target.breaker, pick.probe, rep.health, rep.latency_us, pick.key,
                           rep.cool_until_ns, routing::now_ns());
     if (rep.outcome == Outcome::done) co_return;
     if (rep.called) ++calls;
     else unable |= uint64_t{1} << pick.target;
-    if (!rep.called && upstream_failure && rep.outcome == Outcome::next_target)
-      last = std::move(*upstream_failure);
     failed_once = true;
     if (rep.health == routing::TryResult::failure && last.status == 504 &&
         Clock::now() >= try_deadline) {
@@ -501,6 +505,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
     }
   }
   if (ctx.client_disconnected || ex.response_started()) co_return;
+  if (!failed_once) last = ApiError::bad_gateway("route '" + route.name + "': no target tried");
   if (budget_out) last.message += " (no retry: the route's retry budget is spent)";
   else if (calls > 1)
     last.message = "all " + std::to_string(calls) + " attempts on route '" + route.name +
