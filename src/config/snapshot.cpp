@@ -281,7 +281,7 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
                                          t.model + "' names no provider");
       r.targets.push_back(make_target(p->second, t.model, t.weight, t.priority, *registry));
     }
-    for (const auto& rule : rc.rules) r.rules.push_back(Rule{rule.when, rule.route});
+    r.rules = rc.rules;
     routing::prepare_tiers(r);
     s->route_states.push_back(std::make_unique<routing::RouteState>(r.tiers.size()));
     r.state = s->route_states.back().get();

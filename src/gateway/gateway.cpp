@@ -24,7 +24,7 @@ class Gateway final : public Handler {
     std::string_view path = head.path();
     std::string id = request_id_for(head.header("x-request-id"));
 
-    if (path == "/health" || path == "/ready") {
+    if (path == "/health" || path == "/ready" || path == "/metrics") {
       if (head.method != "GET") {
         Headers h = json_headers(id);
         h.emplace_back("allow", "GET");
@@ -34,18 +34,18 @@ class Gateway final : public Handler {
         co_await ex.respond(405, std::move(h), to_openai_json(e));
         co_return;
       }
+      if (path == "/metrics") {
+        // Prometheus text: the routing state (breakers, in flight, latency, retries).
+        Headers h{{"content-type", "text/plain; version=0.0.4"}, {"x-request-id", id}};
+        std::string body = snapshots_.get()->routing_metrics();
+        co_await ex.respond(200, std::move(h), std::move(body));
+        co_return;
+      }
       bool ready = path == "/health" || !ex.draining();
       co_await ex.respond(ready ? 200 : 503, json_headers(id),
                           path == "/health" ? R"({"status":"ok"})"
                           : ready           ? R"({"status":"ready"})"
                                             : R"({"status":"draining"})");
-      co_return;
-    }
-    if (path == "/metrics" && head.method == "GET") {
-      // Prometheus text: the routing state (breakers, in flight, latency, retries).
-      Headers h{{"content-type", "text/plain; version=0.0.4"}, {"x-request-id", id}};
-      std::string body = snapshots_.get()->routing_metrics();
-      co_await ex.respond(200, std::move(h), std::move(body));
       co_return;
     }
     InboundApi api = InboundApi::unknown;

@@ -388,6 +388,13 @@ Task<void> sleep_for(std::chrono::milliseconds pause) {
 
 std::string millis_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
+// The 504 of a route whose retry.deadline_ms passed, after `calls` attempts that ended in `last`.
+ApiError deadline_reached(const Route& route, int calls, const ApiError& last) {
+  return ApiError::gateway_timeout("route '" + route.name + "': deadline of " +
+                                   millis_text(route.retry.deadline) + " reached after " +
+                                   std::to_string(calls) + " attempt(s); last: " + last.message);
+}
+
 // Full-jitter exponential backoff: uniform in [0, min(max, base * 2^n)].
 std::chrono::milliseconds backoff_for(const RetryConfig& r, int n) {
   int64_t cap = r.backoff.count();
@@ -417,10 +424,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
   while (calls < max_calls && !ctx.client_disconnected) {
     if (calls > 0 && ex.draining()) break;
     if (Clock::now() >= deadline) {
-      last = ApiError::gateway_timeout("route '" + route.name + "': deadline of " +
-                                       millis_text(retry.deadline) + " reached after " +
-                                       std::to_string(calls) + " attempt(s); last: " +
-                                       last.message);
+      last = deadline_reached(route, calls, last);
       failed_once = true;
       break;
     }
@@ -491,9 +495,7 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
     if (rep.health == routing::TryResult::failure && last.status == 504 &&
         Clock::now() >= try_deadline) {
       if (try_deadline == deadline)
-        last.message = "route '" + route.name + "': deadline of " + millis_text(retry.deadline) +
-                       " reached after " + std::to_string(calls) + " attempt(s); last: " +
-                       last.message;
+        last = deadline_reached(route, calls, last);
       else
         last.message = "provider '" + target.provider->name() + "' gave no answer within the "
                        "route's per-try timeout of " + millis_text(retry.per_try_timeout);

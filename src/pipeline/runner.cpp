@@ -88,7 +88,7 @@ const Route* apply_rules(RequestContext& ctx, const Route& route, Route& scratch
     if (tokens < 0) tokens = routing::estimate_prompt_tokens(ctx.request);
     return tokens;
   };
-  for (const Rule& rule : route.rules) {
+  for (const RouteRuleConfig& rule : route.rules) {
     bool all = true;
     for (const auto& c : rule.when) all = all && routing::matches(c, in);
     if (all) return ctx.snapshot->resolve(rule.route, ctx.principal.groups, scratch);

@@ -89,13 +89,6 @@ const boost::json::value* pointer(const boost::json::object& root, std::string_v
 
 }  // namespace routing
 
-struct Route;
-
-struct Rule {
-  std::vector<RuleCondition> when;
-  std::string route;  // the alias the request goes to (its group variant for the caller)
-};
-
 struct Route {
   std::string name;
   std::string group;
@@ -108,7 +101,7 @@ struct Route {
   std::vector<Tier> tiers;
   RetryConfig retry;
   FailoverConfig failover;
-  std::vector<Rule> rules;
+  std::vector<RouteRuleConfig> rules;  // `route`: an alias (its group variant for the caller)
   routing::RouteState* state = nullptr;  // owned by the snapshot
 
   // Upstream calls allowed per request.

@@ -69,4 +69,10 @@ describe('active health checks', () => {
     }
     assert.ok(seen.has('flip'), `round robin reaches flip again: ${[...seen]}`);
   });
+
+  test('/metrics answers GET only: another method is a 405 with Allow', async () => {
+    const r = await request(`${gw.url}/metrics`, { method: 'POST', body: '' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, 'GET');
+  });
 });
