@@ -11,7 +11,8 @@
 
 namespace torii {
 
-class TlsContext;  // wraps an OpenSSL context (upstream/http_client.cpp)
+class TlsContext;    // wraps an OpenSSL context (upstream/http_client.cpp)
+class EgressPolicy;  // where calls may go (upstream/egress.h)
 
 struct Endpoint {
   bool tls = false;
@@ -22,6 +23,9 @@ struct Endpoint {
   std::string key;          // pool key: scheme://host:port + CA file
   UpstreamTimeouts timeouts;
   std::shared_ptr<TlsContext> tls_context;  // set when tls
+  // Checked by UpstreamClient on each new connection (allowed host, resolved addresses); null:
+  // no check (the built-in mock, the vault, JWKS). build_snapshot sets it on provider endpoints.
+  std::shared_ptr<const EgressPolicy> egress;
 };
 
 // Parses "http(s)://host[:port][/base]" and builds the TLS context (system CA store plus

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "upstream/egress.h"
 #include "upstream/tls_context.h"
 
 namespace torii {
@@ -347,8 +348,14 @@ class ClientImpl final : public UpstreamClient {
     beast::tcp_stream stream(ex);
     stream.expires_after(capped(ep.timeouts.connect, deadline));
     beast::error_code ec;
+    // Egress control (upstream/egress.h): an allowed host, then only allowed addresses.
+    const EgressPolicy* egress = ep.egress.get();
+    if (egress && !egress->host_allowed(ep.host))
+      co_return refused(EgressPolicy::host_denied(ep.host));
     auto addr = net::ip::make_address(ep.host, ec);
     if (!ec) {
+      if (const char* why = egress ? egress->refusal(addr) : nullptr)
+        co_return refused(EgressPolicy::denied(ep.host, addr, why));
       auto [cec] = co_await stream.async_connect(tcp::endpoint(addr, ep.port), nothrow);
       ec = cec;
     } else {
@@ -361,8 +368,29 @@ class ClientImpl final : public UpstreamClient {
         e.retryable = true;
         co_return e;
       }
-      auto [cec, endpoint] = co_await stream.async_connect(results, nothrow);
-      ec = cec;
+      // Refused addresses are dropped. Common case (all allowed): connect over the results
+      // as they are, no copy.
+      std::vector<tcp::endpoint> allowed;
+      if (egress) {
+        const char* why = nullptr;
+        net::ip::address first_refused;
+        for (const auto& r : results) {
+          const char* w = egress->refusal(r.endpoint().address());
+          if (w && !why) why = w, first_refused = r.endpoint().address();
+        }
+        if (why) {
+          for (const auto& r : results)
+            if (!egress->refusal(r.endpoint().address())) allowed.push_back(r.endpoint());
+          if (allowed.empty()) co_return refused(EgressPolicy::denied(ep.host, first_refused, why));
+        }
+      }
+      if (allowed.empty()) {
+        auto [cec, endpoint] = co_await stream.async_connect(results, nothrow);
+        ec = cec;
+      } else {
+        auto [cec, endpoint] = co_await stream.async_connect(allowed, nothrow);
+        ec = cec;
+      }
     }
     if (ec) {
       ApiError e = ec == beast::error::timeout
@@ -403,6 +431,12 @@ class ClientImpl final : public UpstreamClient {
     co_return std::unique_ptr<Conn>(std::move(conn));
   }
 
+  // An egress refusal, logged (the operator's hint: a DNS answer or a base_url to look at).
+  static ApiError refused(ApiError e) {
+    log::warn("{}", e.message);
+    return e;
+  }
+
   std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle_;
 };
 
@@ -423,5 +457,7 @@ UpstreamClient& UpstreamClient::local() {
   thread_local ClientImpl client;
   return client;
 }
+
+std::unique_ptr<UpstreamClient> UpstreamClient::make() { return std::make_unique<ClientImpl>(); }
 
 }  // namespace torii

@@ -51,6 +51,10 @@ class UpstreamClient {
   virtual ~UpstreamClient() = default;
   // The calling worker thread's client, made on first use. Never shared between threads.
   static UpstreamClient& local();
+  // A client of its own, for code that runs its own io_context (http_fetch): its pooled
+  // connections are bound to the executor of the coroutines that use it, so it must be destroyed
+  // before that io_context and never shared across io_contexts.
+  static std::unique_ptr<UpstreamClient> make();
   // Sends the request and reads the response head. A pooled connection found closed before
   // any response byte is retried once on a new connection. Errors carry retryable = true
   // (another candidate may succeed): 502 for resolve/connect/TLS/reset, 504 for timeouts.
@@ -59,5 +63,21 @@ class UpstreamClient {
   // Idle pooled connections on this thread (for tests and metrics).
   virtual std::size_t idle_connections() const = 0;
 };
+
+// The answer of a control-plane call (http_fetch): status, whole body, a few headers.
+struct HttpFetchResult {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+  std::string cache_control;
+};
+
+// A synchronous HTTP(S) call for control-plane work off the request path (vault reads, JWKS
+// fetches): runs `request` on a private io_context with a client of its own (never the worker
+// threads' pooled clients), reads the whole body (at most `limit` bytes) and returns. Any
+// status is a success; errors are transport failures (502) and timeouts (504): the endpoint's
+// timeouts and request.deadline apply. Blocks the calling thread: never call it on a worker.
+Result<HttpFetchResult> http_fetch(const Endpoint& endpoint, UpstreamRequest request,
+                                   std::size_t limit);
 
 }  // namespace torii

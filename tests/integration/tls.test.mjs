@@ -199,6 +199,9 @@ describe('upstream TLS (nginx with a private CA in front of the mock)', () => {
       provider('good', `https://localhost:${goodPort}/v1`, path.join(dir, 'ca.pem')),
       provider('noca', `https://localhost:${goodPort}/v1`, null),
       provider('wrongname', `https://localhost:${otherPort}/v1`, path.join(dir, 'other.pem')),
+      // nginx is on loopback, which egress control refuses unless allowed.
+      'egress:',
+      '  allow_networks: [127.0.0.0/8, "::1/128"]',
       'auth:',
       '  api_keys:',
       '    - name: "team-tls"',

@@ -221,6 +221,9 @@ function targetYaml(t) {
  *   routes:    [{name, targets: [...], extra?}]; a target is "provider/model" or an object
  *              ({target, weight, priority}), rendered as a YAML flow mapping
  *   apiKeys:   [{name, env, groups?: [..], metadata?: {..}}] (the key is read via ${env:NAME})
+ *   egress:    {allow_hosts?, allow_networks?} (rendered as JSON flow style) or raw YAML lines;
+ *              default {allow_networks: ['127.0.0.0/8']}, since every test upstream is on
+ *              loopback, which egress control refuses otherwise; null omits the section
  * `extra` adds settings to the item: an object (each key rendered as `key: <value as JSON>`,
  * which YAML reads as flow style: {breaker: {cooldown_ms: 500}}, {retry: {attempts: 3}}), or
  * raw YAML lines (a string or an array of strings), written indented under the item.
@@ -275,6 +278,11 @@ export function renderConfig(spec) {
     lines.push(`      key: "\${env:${k.env}}"`);
     if (k.groups) lines.push(`      groups: ${JSON.stringify(k.groups)}`);
     if (k.metadata) lines.push(`      metadata: ${JSON.stringify(k.metadata)}`);
+  }
+  const egress = spec.egress === undefined ? { allow_networks: ['127.0.0.0/8'] } : spec.egress;
+  if (egress !== null) {
+    lines.push('egress:');
+    lines.push(...extraLines(egress, 2));
   }
   return lines.join('\n') + '\n';
 }

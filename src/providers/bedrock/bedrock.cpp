@@ -420,6 +420,7 @@ Result<std::unique_ptr<Provider>> make_bedrock_with_clock(const ProviderConfig& 
     auto ep = make_endpoint(url, config.ca_file, config.timeouts);
     if (!ep) return ApiError::invalid_request("provider '" + config.name + "': " +
                                               ep.error().message);
+    ep->egress = endpoint.egress;  // the snapshot's egress policy (build_snapshot)
     endpoint = std::move(*ep);
   }
   return std::unique_ptr<Provider>(
