@@ -1,4 +1,5 @@
-// resolve_secret: "${env:NAME}", "${file:/path}" or a literal (see docs/CONFIG.md, Secrets).
+// resolve_secret: "${env:NAME}", "${file:/path}", "${vault:NAME/KEY}" or a literal (see
+// docs/CONFIG.md, Secrets, and docs/SECURITY.md, Vault).
 // Error messages name the reference (a variable name or a path), never a resolved value.
 #include <cctype>
 #include <cerrno>
@@ -8,6 +9,8 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "identity/vault.h"
+#include "identity/vault_store.h"
 
 namespace torii {
 namespace {
@@ -24,7 +27,7 @@ ApiError fail(std::string message) { return ApiError::invalid_request(std::move(
 
 }  // namespace
 
-Result<SecretRef> resolve_secret(const std::string& reference) {
+Result<SecretRef> resolve_secret(const std::string& reference, identity::Vault* vault) {
   SecretRef out;
   if (reference.empty()) return fail("secret is empty");
 
@@ -34,7 +37,8 @@ Result<SecretRef> resolve_secret(const std::string& reference) {
     // A reference embedded in a longer value is not interpolated: refuse it rather than send
     // the unexpanded text upstream as a key.
     if (reference.find("${env:") != std::string::npos ||
-        reference.find("${file:") != std::string::npos) {
+        reference.find("${file:") != std::string::npos ||
+        reference.find("${vault:") != std::string::npos) {
       return fail("a secret reference must be the whole value (no text around ${...})");
     }
     out.reference = "<literal>";
@@ -69,7 +73,16 @@ Result<SecretRef> resolve_secret(const std::string& reference) {
     out.value = std::move(v);
     return out;
   }
-  return fail("unknown secret reference: use ${env:NAME} or ${file:/path}");
+  if (inner.compare(0, 6, "vault:") == 0) {
+    auto parts = identity::split_vault_ref(std::string_view(inner).substr(6));
+    if (!parts) return fail("invalid ${vault:NAME/KEY}: " + parts.error().message);
+    if (vault == nullptr) return fail("${vault:...} used but no `vault:` is configured");
+    auto v = vault->get(parts->first, parts->second);
+    if (!v) return fail(v.error().message);
+    out.value = std::move(*v);
+    return out;
+  }
+  return fail("unknown secret reference: use ${env:NAME}, ${file:/path} or ${vault:NAME/KEY}");
 }
 
 }  // namespace torii

@@ -63,6 +63,7 @@ struct Server::Impl {
   uint16_t port = 0;
   std::atomic<std::size_t> open{0};
   std::atomic<bool> draining{false};
+  std::atomic<bool> reload_requested{false};
   std::chrono::steady_clock::time_point deadline{};
 
   Task<void> accept_loop(Worker& w);
@@ -500,6 +501,8 @@ void Server::wait() {
     if (w->thread.joinable()) w->thread.join();
 }
 
+void Server::request_reload() { impl_->reload_requested.store(true); }
+
 void Server::run_until_signal(std::function<void()> on_reload, std::function<void()> on_ready) {
   net::io_context control(1);
   net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
@@ -519,6 +522,8 @@ void Server::run_until_signal(std::function<void()> on_reload, std::function<voi
   auto next_trim = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!impl_->draining.load()) {
     control.run_one_for(std::chrono::milliseconds(100));
+    if (impl_->reload_requested.exchange(false) && on_reload && !impl_->draining.load())
+      on_reload();
     // glibc keeps freed memory in its per-thread arenas after a burst (10k streams left
     // ~130 MiB resident); hand it back to the kernel every few seconds, off the hot path.
     if (std::chrono::steady_clock::now() >= next_trim) {

@@ -47,6 +47,9 @@ class Server {
   // Blocks in the calling thread handling signals: SIGTERM/SIGINT shut down gracefully and
   // return; SIGHUP calls on_reload. on_ready runs once the signal handlers are installed.
   void run_until_signal(std::function<void()> on_reload, std::function<void()> on_ready = {});
+  // Asks run_until_signal's thread to call on_reload, as SIGHUP does (within ~100 ms; several
+  // requests before it runs make one call). Safe from any thread.
+  void request_reload();
 
   std::size_t open_connections() const;
   int workers() const;
