@@ -3,15 +3,21 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "config/config.h"
 #include "config/snapshot.h"
 #include "gateway/health_checker.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
+#include "identity/vault.h"
+#include "identity/keys.h"
+#include "identity/vault_cli.h"
 #include "server/server.h"
 #include "tools/mock/mock.h"
 
@@ -119,8 +125,9 @@ int serve(const std::string& config_path, const std::string& listen, int workers
 
   Server server(config.server, make_gateway(holder));
   if (!bind_and_start(server)) return 1;
-  if (config.api_keys.empty())
-    log::warn("auth.api_keys is empty: the gateway is open to anyone who can reach {}:{}",
+  if (config.api_keys.empty() && config.jwt.empty())
+    log::warn("auth has no api_keys and no jwt issuer: the gateway is open to anyone who can "
+              "reach {}:{}",
               config.server.host, server.port());
 
   auto reload = [&] {
@@ -147,6 +154,37 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     checker.watch(holder.get());
     log::info("config reloaded from {}", config_path);
   };
+  // Vault refresh: every TTL, the values read so far are fetched again; a change reloads the
+  // config as SIGHUP does (on the control thread), so what uses them is rebuilt.
+  std::mutex refresh_mu;
+  std::condition_variable refresh_cv;
+  bool refresh_stop = false;
+  std::thread refresher;
+  if (!config_path.empty()) {
+    refresher = std::thread([&] {
+      std::unique_lock lock(refresh_mu);
+      for (;;) {
+        std::shared_ptr<identity::Vault> vault;
+        std::chrono::seconds every{5};  // no vault now: look again later (a reload may add one)
+        if (auto snap = holder.get()) {
+          vault = snap->config.vault_client;
+          if (vault) every = std::max(snap->config.vault.ttl, std::chrono::seconds(1));
+        }
+        if (refresh_cv.wait_for(lock, every, [&] { return refresh_stop; })) return;
+        if (!vault) continue;
+        lock.unlock();
+        auto changed = vault->refresh();
+        lock.lock();
+        if (!changed) {
+          log::warn("vault: refresh failed, keeping the current values: {}",
+                    changed.error().message);
+        } else if (*changed) {
+          log::info("vault: secrets changed, reloading");
+          server.request_reload();
+        }
+      }
+    });
+  }
   server.run_until_signal(reload, [&] {
     say("torii listening on http://" + config.server.host + ":" + std::to_string(server.port()));
     if (config.demo) {
@@ -157,6 +195,14 @@ int serve(const std::string& config_path, const std::string& listen, int workers
           "[{\"role\":\"user\",\"content\":\"Hello torii\"}]}'");
     }
   });
+  if (refresher.joinable()) {
+    {
+      std::lock_guard lock(refresh_mu);
+      refresh_stop = true;
+    }
+    refresh_cv.notify_all();
+    refresher.join();
+  }
   if (mock_server) {
     mock_server->shutdown();
     mock_server->wait();
@@ -216,11 +262,55 @@ int main(int argc, char** argv) {
   std::string check_path;
   check_cmd->add_option("-c,--config", check_path, "YAML config file")->required();
 
+  auto* vault_cmd = app.add_subcommand("vault", "manage the local vault's encrypted store");
+  vault_cmd->require_subcommand(1);
+  identity::VaultCliOptions vo;
+  std::string vault_value;
+  auto store_flags = [&](CLI::App* c) {
+    c->add_option("--store", vo.store, "the encrypted store file")->required();
+    c->add_option("--master-key-env", vo.master_key_env,
+                  "variable holding the master key (default TORII_VAULT_MASTER_KEY)");
+    c->add_option("--master-key-file", vo.master_key_file, "file holding the master key");
+  };
+  auto* vault_put = vault_cmd->add_subcommand("put", "store NAME/KEY (value from stdin)");
+  vault_put->add_option("entry", vo.entry, "NAME/KEY")->required();
+  vault_put->add_option("--value", vault_value, "the value (else read from stdin)");
+  store_flags(vault_put);
+  auto* vault_get = vault_cmd->add_subcommand("get", "print the value of NAME/KEY");
+  vault_get->add_option("entry", vo.entry, "NAME/KEY")->required();
+  store_flags(vault_get);
+  auto* vault_list = vault_cmd->add_subcommand("list", "print the stored names");
+  store_flags(vault_list);
+  auto* vault_new_key =
+      vault_cmd->add_subcommand("new-master-key", "print a fresh 32-byte master key (hex)");
+
+  auto* keys_cmd = app.add_subcommand("keys", "virtual API keys");
+  keys_cmd->require_subcommand(1);
+  auto* keys_new = keys_cmd->add_subcommand(
+      "new", "print a new API key once, and the config lines that accept it (its SHA-256)");
+  std::string key_name = "my-app";
+  keys_new->add_option("--name", key_name, "the key's name in the config");
+
   CLI11_PARSE(app, argc, argv);
   log::init(level);
   raise_fd_limit();
 
   if (*serve_cmd) return serve(config_path, listen, workers);
+  if (*keys_new) {
+    // The key is shown here once; the config keeps only its digest.
+    const std::string key = identity::generate_api_key();
+    std::cout << "key: " << key << "\n"
+              << "# under auth.api_keys (the key itself is not stored anywhere):\n"
+              << "- name: " << key_name << "\n"
+              << "  key_sha256: " << identity::to_hex(identity::key_digest(key)) << "\n";
+    return 0;
+  }
+  if (*vault_cmd) {
+    for (auto* c : {vault_put, vault_get, vault_list, vault_new_key})
+      if (*c) vo.command = c->get_name();
+    if (vault_put->count("--value")) vo.value = vault_value;
+    return identity::run_vault_cli(vo, std::cin, std::cout, std::cerr);
+  }
   if (*mock_cmd) {
     if (!models.empty()) {
       mo.models.clear();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,7 +14,12 @@
 
 namespace torii {
 
-// A secret as written in config: "${env:NAME}", "${file:/path}" or, discouraged, a literal.
+namespace identity {
+class Vault;  // identity/vault.h
+}
+
+// A secret as written in config: "${env:NAME}", "${file:/path}", "${vault:NAME/KEY}" or,
+// discouraged, a literal.
 // It is resolved at load; the resolved value is never logged or echoed in an error.
 struct SecretRef {
   std::string reference;  // as written, safe to print (a literal prints as "<literal>")
@@ -111,15 +117,22 @@ struct FailoverConfig {
   std::vector<std::string> errors;  // a 4xx whose upstream error text contains one of these
 };
 
-// One condition of a content rule: `subject` names what is read, `op` how it is compared.
+// One condition of a content rule or an authorization rule: `subject` names what is read, `op`
+// how it is compared. Values of equals/in may be globs ('*' matches any run of characters).
 struct RuleCondition {
-  enum class Subject { header, metadata, field, prompt_tokens, group };
-  enum class Op { equals, in, exists, above, below };
+  enum class Subject {
+    header, metadata, field, prompt_tokens, group,  // routing and authorization
+    consumer, key, claim, model, provider, param, time, weekday  // authorization only
+  };
+  enum class Op { equals, in, exists, above, below, between };
   Subject subject = Subject::header;
-  std::string key;                  // header name, metadata key, or JSON pointer
+  std::string key;                  // header name, metadata key, JSON pointer, claim, param
   Op op = Op::equals;
   std::vector<std::string> values;  // equals: one; in: several
   double number = 0;                // above / below (prompt_tokens: a whole number)
+  int from_minute = 0, to_minute = 0;  // time between: minutes of the UTC day, [from, to)
+  bool negate = false;              // `not: true`: the condition holds when the test fails
+  bool glob = false;                // some value holds a '*'
 };
 
 // Content-based routing: when every condition holds, the request goes to `route` instead.
@@ -140,18 +153,108 @@ struct RouteConfig {
   int line = 0;
 };
 
+// A consumer: an app, a user or a team. Keys and JWT subjects map to one; its metadata and
+// groups are what authorization rules and group-scoped routes read (docs/SECURITY.md).
+struct ConsumerConfig {
+  std::string id;
+  std::string kind = "app";  // app | user | team
+  std::string team;          // the id of a team consumer whose metadata and groups it inherits
+  std::map<std::string, std::string> metadata;
+  std::vector<std::string> groups;
+  int line = 0;
+};
+
+// A virtual API key. Held as a SHA-256 digest only: either given as `key_sha256` (the key
+// itself never written anywhere) or resolved from `key` (a secret reference) and hashed at load.
 struct ApiKeyConfig {
-  std::string name;  // printable identity of the key holder
-  SecretRef key;
+  std::string name;  // printable identity of the key
+  SecretRef key;     // empty when given as sha256
+  std::string sha256;  // hex digest (64 chars) when given so
+  std::string consumer;  // the consumer it belongs to; empty: the key is its own consumer
+  bool enabled = true;
+  int64_t expires_at = 0;  // unix seconds; 0: never
   std::vector<std::string> groups;  // consumer groups (group-scoped routes)
   std::map<std::string, std::string> metadata;
+  // Earlier values of this key still accepted until their expiry (rotation grace period).
+  struct Previous {
+    SecretRef key;
+    std::string sha256;
+    int64_t expires_at = 0;
+  };
+  std::vector<Previous> previous;
+  int line = 0, key_line = 0;
+};
+
+// A JWT issuer whose bearer tokens are accepted (OIDC). Keys come from `jwks_url` (fetched,
+// cached for `jwks_refresh`, refetched when a token names an unknown kid), `jwks_file`, or
+// `hmac_secret` (HS256).
+struct JwtIssuerConfig {
+  std::string issuer;                  // the "iss" the tokens carry
+  std::vector<std::string> audiences;  // "aud" must hold one; empty: not checked
+  std::string jwks_url;
+  std::string jwks_file;
+  SecretRef hmac_secret;
+  std::vector<std::string> algorithms{"RS256", "ES256", "EdDSA"};
+  std::chrono::seconds leeway{60};
+  std::chrono::seconds jwks_refresh{600};
+  std::chrono::seconds jwks_min_refetch{10};  // unknown kid: at most one refetch this often
+  std::string consumer_claim = "sub";  // the consumer id
+  std::string groups_claim = "groups";  // a string or an array of strings; "" : none
+  std::map<std::string, std::string> metadata_claims;  // metadata key -> claim name
+  std::string consumer;  // when set, every token of this issuer is this configured consumer
+  int line = 0;
+};
+
+// Authorization: rules evaluated for each request once its route is known. Any matching deny
+// rule refuses the request (deny wins); with default deny, a request needs a matching allow rule.
+struct AuthzRuleConfig {
+  std::string id;
+  bool deny = true;  // effect: deny | allow
+  std::vector<RuleCondition> when;  // all must hold; empty: always
+  int line = 0;
+};
+
+struct AuthorizationConfig {
+  bool default_allow = true;
+  std::vector<AuthzRuleConfig> rules;
+};
+
+// The vault that ${vault:NAME/KEY} references read (docs/SECURITY.md). One backend.
+struct VaultConfig {
+  std::string backend;  // "" (none) | env | file | local | hashicorp
+  std::string prefix = "TORII_SECRET_";  // env: NAME/KEY -> TORII_SECRET_NAME_KEY
+  std::string directory;                 // file: {directory}/NAME/KEY
+  std::string path;                      // local: the encrypted store file
+  SecretRef master_key;                  // local: 32 bytes, base64 or hex
+  std::string address;                   // hashicorp: http(s)://host:port
+  std::string mount = "secret";          // hashicorp: the KV v2 mount
+  std::string namespace_;                // hashicorp: X-Vault-Namespace (Enterprise)
+  SecretRef token;                       // hashicorp: X-Vault-Token
+  std::string ca_file;                   // hashicorp: extra CA bundle
+  std::chrono::seconds ttl{300};         // cached values are refetched after this
+  int line = 0;
+};
+
+// Egress control: provider calls only go to the hosts of configured providers (and
+// allow_hosts), and never to a loopback, private, link-local or metadata address unless a
+// network in `allow_networks` holds it. Checked on the resolved address. The vault and JWKS
+// addresses are operator infrastructure and not subject to it.
+struct EgressConfig {
+  std::vector<std::string> allow_hosts;     // more host names that may be called
+  std::vector<std::string> allow_networks;  // CIDRs exempt from the private-address refusal
 };
 
 struct Config {
   ServerOptions server;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
+  std::vector<ConsumerConfig> consumers;
   std::vector<ApiKeyConfig> api_keys;
+  std::vector<JwtIssuerConfig> jwt;
+  AuthorizationConfig authorization;
+  VaultConfig vault;
+  EgressConfig egress;
+  std::shared_ptr<identity::Vault> vault_client;  // built from `vault` at load; null: none
   bool demo = false;  // the embedded demo config (prints the demo key)
   std::string source = "<embedded>";
 };
@@ -165,7 +268,8 @@ Result<Config> load_config_file(const std::string& path);
 // a demo key (TORII_DEMO_KEY, or a random one).
 Config default_config();
 
-// Resolves "${env:NAME}" / "${file:/path}" / a literal. An error names the reference only.
-Result<SecretRef> resolve_secret(const std::string& reference);
+// Resolves "${env:NAME}" / "${file:/path}" / "${vault:NAME/KEY}" (through `vault`; an error
+// when null) / a literal. An error names the reference only.
+Result<SecretRef> resolve_secret(const std::string& reference, identity::Vault* vault = nullptr);
 
 }  // namespace torii

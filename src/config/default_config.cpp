@@ -1,25 +1,10 @@
 // default_config: the embedded demo used by `torii serve` without --config.
 #include <cstdlib>
-#include <random>
 
 #include "config/config.h"
+#include "identity/keys.h"
 
 namespace torii {
-namespace {
-
-std::string random_hex(std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::random_device rd;
-  std::string out;
-  out.reserve(n);
-  while (out.size() < n) {
-    uint32_t bits = rd();
-    for (int i = 0; i < 8 && out.size() < n; ++i, bits >>= 4) out += kHex[bits & 0xf];
-  }
-  return out;
-}
-
-}  // namespace
 
 Config default_config() {
   Config cfg;
@@ -79,9 +64,23 @@ Config default_config() {
     key.key.value = env;
   } else {
     key.key.reference = "<random>";
-    key.key.value = "sk-torii-demo-" + random_hex(24);
+    key.key.value = identity::generate_api_key();
   }
   cfg.api_keys.push_back(std::move(key));
+
+  // A demonstrative authorization rule: the demo key may not ask for more than 4096 tokens.
+  AuthzRuleConfig cap;
+  cap.id = "demo-max-tokens";
+  RuleCondition by_key;
+  by_key.subject = RuleCondition::Subject::key;
+  by_key.values = {"demo"};
+  RuleCondition over;
+  over.subject = RuleCondition::Subject::param;
+  over.key = "max_tokens";
+  over.op = RuleCondition::Op::above;
+  over.number = 4096;
+  cap.when = {by_key, over};
+  cfg.authorization.rules.push_back(std::move(cap));
   return cfg;
 }
 

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
-#include "config/loader_routes.h"
+#include "config/loader_identity.h"
 #include "providers/registry.h"
 
 namespace torii {
@@ -30,9 +30,9 @@ bool is_token_char(char c) {  // RFC 9110 tchar
          std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
-class Loader final : public RoutesLoader {
+class Loader final : public IdentityLoader {
  public:
-  using RoutesLoader::RoutesLoader;
+  using IdentityLoader::IdentityLoader;
 
   Result<Config> run(const std::string& text) {
     YAML::Node root;
@@ -47,16 +47,22 @@ class Loader final : public RoutesLoader {
     Config cfg;
     cfg.source = source_;
     if (!root.IsMap()) {
-      error(root, "", "the document must be a mapping with server, providers, routes, auth");
+      error(root, "", "the document must be a mapping with server, providers, routes, auth, authorization, vault, egress");
     } else {
-      each_key(root, "", {"server", "providers", "routes", "auth"},
+      // The vault first: the other sections' secrets may be ${vault:NAME/KEY} references.
+      if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);
+      each_key(root, "",
+               {"server", "providers", "routes", "auth", "authorization", "vault", "egress"},
                [&](const std::string& key, const YAML::Node& v, const std::string& path) {
                  if (key == "server") server(v, path, cfg.server);
                  if (key == "providers") providers(v, path, cfg);
                  if (key == "routes") routes(v, path, cfg);
                  if (key == "auth") auth(v, path, cfg);
+                 if (key == "authorization") authorization(v, path, cfg);
+                 if (key == "egress") egress(v, path, cfg);
                });
       check_routes(cfg);
+      check_identity(cfg);
     }
     if (auto e = errors()) return *e;
     return cfg;
@@ -184,7 +190,7 @@ class Loader final : public RoutesLoader {
       }
       // A value may itself be a secret reference; anything else stays as written.
       if (value->rfind("${", 0) == 0) {
-        auto r = resolve_secret(*value);
+        auto r = resolve_secret(*value, vault_);
         if (!r) {
           error(kv.second, p, r.error().message);
           continue;
@@ -360,57 +366,6 @@ class Loader final : public RoutesLoader {
                if (k == "interval_ms") millis(x, p, out.interval);
                if (k == "timeout_ms") millis(x, p, out.timeout);
              });
-  }
-
-  void auth(const YAML::Node& v, const std::string& path, Config& cfg) {
-    each_key(v, path, {"api_keys"},
-             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
-               if (k == "api_keys") api_keys(x, p, cfg);
-             });
-  }
-
-  void api_keys(const YAML::Node& v, const std::string& path, Config& cfg) {
-    if (!v.IsSequence()) {
-      error(v, path, "must be a list");
-      return;
-    }
-    std::map<std::string, std::size_t> names, values;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const std::string kp = index_path(path, i);
-      ApiKeyConfig key;
-      std::set<std::string> got;
-      int name_line = 0, key_line = 0;
-      each_key(v[i], kp, {"name", "key", "metadata", "groups"},
-               [&](const std::string& k, const YAML::Node& x, const std::string& p) {
-                 got.insert(k);
-                 if (k == "name") {
-                   name_line = line_of(x);
-                   if (auto s = nonempty(x, p)) key.name = *s;
-                 }
-                 if (k == "key") {
-                   key_line = line_of(x);
-                   key.key = secret(x, p);
-                 }
-                 if (k == "metadata") key.metadata = string_map(x, p);
-                 if (k == "groups") key.groups = strings(x, p);
-               });
-      if (v[i].IsMap()) require(v[i], kp, got, {"name", "key"});
-      if (!key.name.empty()) {
-        auto [it, fresh] = names.emplace(key.name, i);
-        if (!fresh) {
-          error_at(
-              name_line, kp + ".name",
-              "duplicate key name '" + key.name + "' (also " + index_path(path, it->second) + ")");
-        }
-      }
-      if (!key.key.empty()) {
-        auto [it, fresh] = values.emplace(key.key.value, i);
-        if (!fresh) {  // never print the value itself
-          error_at(key_line, kp + ".key", "the same key value as " + index_path(path, it->second));
-        }
-      }
-      cfg.api_keys.push_back(std::move(key));
-    }
   }
 };
 

@@ -76,32 +76,92 @@ void RoutesLoader::failover_on(const YAML::Node& v, const std::string& path, Fai
   }
 }
 
-void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleCondition& out) {
+namespace {
+
+// "HH:MM" -> minutes of the day, or -1.
+int minute_of_day(std::string_view t) {
+  if (t.size() != 5 || t[2] != ':') return -1;
+  auto digit = [&](std::size_t i) { return t[i] >= '0' && t[i] <= '9' ? t[i] - '0' : -100; };
+  const int h = digit(0) * 10 + digit(1), m = digit(3) * 10 + digit(4);
+  if (h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0)) return -1;
+  return h * 60 + m;
+}
+
+constexpr const char* kWeekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+}  // namespace
+
+void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleCondition& out,
+                             bool authz) {
   using S = RuleCondition::Subject;
   using O = RuleCondition::Op;
   int subjects = 0, ops = 0;
-  each_key(v, path,
-           {"header", "metadata", "field", "group", "prompt_tokens_above",
-            "prompt_tokens_below", "equals", "in", "exists", "above", "below"},
+  static const std::initializer_list<const char*> kRouting = {
+      "header", "metadata", "field", "group", "prompt_tokens_above", "prompt_tokens_below",
+      "equals", "in", "exists", "above", "below", "not"};
+  static const std::initializer_list<const char*> kAuthz = {
+      "header", "metadata", "field", "group", "prompt_tokens_above", "prompt_tokens_below",
+      "equals", "in", "exists", "above", "below", "not", "consumer", "key", "claim", "model",
+      "provider", "param", "time", "weekday"};
+  each_key(v, path, authz ? kAuthz : kRouting,
            [&](const std::string& k, const YAML::Node& x, const std::string& p) {
-             if (k == "header" || k == "metadata" || k == "field" || k == "group") {
+             if (k == "header" || k == "metadata" || k == "field" || k == "claim" ||
+                 k == "param") {
                ++subjects;
                out.subject = k == "header" ? S::header : k == "metadata" ? S::metadata
-                             : k == "field" ? S::field : S::group;
+                             : k == "field" ? S::field : k == "claim" ? S::claim : S::param;
                auto s = nonempty(x, p);
                if (!s) return;
                if (k == "field" && s->front() != '/')
                  error(x, p, "must be a JSON pointer such as /metadata/tier");
-               if (k == "group") {
-                 out.op = O::equals;
-                 out.values = {*s};
-                 ++ops;
-               } else {
-                 out.key = *s;
-               }
+               if (k == "param" && *s != "max_tokens" && *s != "stream" && *s != "temperature" &&
+                   *s != "top_p" && *s != "tools" && *s != "n")
+                 error(x, p, "must be one of max_tokens, stream, temperature, top_p, tools, n");
+               out.key = *s;
                if (k == "header")
                  std::transform(out.key.begin(), out.key.end(), out.key.begin(),
                                 [](unsigned char c) { return std::tolower(c); });
+             }
+             // Subjects that take their value(s) directly: a string (equals) or a list (in).
+             if (k == "group" || k == "consumer" || k == "key" || k == "model" ||
+                 k == "provider" || k == "weekday") {
+               ++subjects;
+               ++ops;
+               out.subject = k == "group" ? S::group : k == "consumer" ? S::consumer
+                             : k == "key" ? S::key : k == "model" ? S::model
+                             : k == "provider" ? S::provider : S::weekday;
+               if (x.IsSequence()) {
+                 out.op = O::in;
+                 out.values = strings(x, p);
+                 if (x.size() == 0) error(x, p, "must not be empty");
+               } else if (auto s = nonempty(x, p)) {
+                 out.op = O::equals;
+                 out.values = {*s};
+               }
+               if (k == "weekday")
+                 for (auto& d : out.values) {
+                   std::transform(d.begin(), d.end(), d.begin(),
+                                  [](unsigned char c) { return std::tolower(c); });
+                   if (std::find_if(std::begin(kWeekdays), std::end(kWeekdays),
+                                    [&](const char* w) { return d == w; }) == std::end(kWeekdays))
+                     error(x, p, "must be mon, tue, wed, thu, fri, sat or sun, got '" + d + "'");
+                 }
+             }
+             if (k == "time") {
+               ++subjects;
+               ++ops;
+               out.subject = S::time;
+               out.op = O::between;
+               auto s = nonempty(x, p);
+               if (!s) return;
+               const auto dash = s->find('-');
+               const int from = dash == 5 ? minute_of_day(s->substr(0, 5)) : -1;
+               const int to = dash == 5 ? minute_of_day(s->substr(6)) : -1;
+               if (from < 0 || to < 0 || from == to)
+                 error(x, p, "must be a UTC window HH:MM-HH:MM such as 09:00-18:00, got '" +
+                                 *s + "'");
+               out.from_minute = from;
+               out.to_minute = to;
              }
              if (k == "prompt_tokens_above" || k == "prompt_tokens_below") {
                ++subjects;
@@ -110,6 +170,7 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
                out.op = k == "prompt_tokens_above" ? O::above : O::below;
                if (auto n = integer(x, p, 0, std::numeric_limits<int64_t>::max())) out.number = *n;
              }
+             if (k == "not") boolean(x, p, out.negate);
              if (k == "equals") {
                ++ops;
                out.op = O::equals;
@@ -126,7 +187,7 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
                out.op = O::exists;
                bool b = true;
                boolean(x, p, b);
-               if (!b) error(x, p, "only 'exists: true' is supported");
+               if (!b) error(x, p, "only 'exists: true' is supported (use not: true)");
              }
              if (k == "above" || k == "below") {
                ++ops;
@@ -141,10 +202,15 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
                  out.number = n;
              }
            });
+  for (const auto& val : out.values)
+    if (val.find('*') != std::string::npos) out.glob = true;
   if (!v.IsMap()) return;
   if (subjects != 1)
-    error(v, path, "needs exactly one of header, metadata, field, group, prompt_tokens_above, "
-                   "prompt_tokens_below");
+    error(v, path, authz ? "needs exactly one of header, metadata, field, claim, param, group, "
+                           "consumer, key, model, provider, time, weekday, prompt_tokens_above, "
+                           "prompt_tokens_below"
+                         : "needs exactly one of header, metadata, field, group, "
+                           "prompt_tokens_above, prompt_tokens_below");
   else if (ops != 1)
     error(v, path, "needs exactly one of equals, in, exists, above, below");
 }

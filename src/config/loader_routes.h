@@ -14,6 +14,10 @@ class RoutesLoader : public YamlReader {
   void routes(const YAML::Node& v, const std::string& path, Config& cfg);
   // Cross-references, once providers and routes are both known.
   void check_routes(const Config& cfg);
+  // One rule condition (routing's `when:` and authorization's); `authz` admits the subjects only
+  // authorization understands (consumer, key, claim, model, provider, param, time, weekday).
+  void condition(const YAML::Node& v, const std::string& path, RuleCondition& out,
+                 bool authz = false);
 
  private:
   struct RouteLines {
@@ -24,7 +28,6 @@ class RoutesLoader : public YamlReader {
   void route_target(const YAML::Node& v, const std::string& path, RouteTargetConfig& out);
   void retry(const YAML::Node& v, const std::string& path, RetryConfig& out);
   void failover_on(const YAML::Node& v, const std::string& path, FailoverConfig& out);
-  void condition(const YAML::Node& v, const std::string& path, RuleCondition& out);
   void rules(const YAML::Node& v, const std::string& path, RouteConfig& r, RouteLines& lines);
 
   std::vector<RouteLines> route_lines_;

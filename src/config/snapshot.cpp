@@ -10,10 +10,11 @@
 #include <set>
 #include <tuple>
 
-#include "policies/api_key/api_key_policy.h"
+#include "policies/auth/auth_policy.h"
 #include "providers/openai_compatible.h"
 #include "providers/registry.h"
 #include "providers/vendors.h"
+#include "upstream/egress.h"
 
 namespace torii {
 namespace json = boost::json;
@@ -176,7 +177,8 @@ namespace {
 
 // The provider instances of one declared provider: one per API key.
 Result<void> make_provider(Snapshot& s, const ProviderConfig& pc,
-                           const std::string& builtin_mock_url, routing::HealthRegistry& registry) {
+                           const std::string& builtin_mock_url, routing::HealthRegistry& registry,
+                           const std::shared_ptr<EgressPolicy>& egress) {
   const ProviderKind* vendor = find_provider_kind(pc.kind);
   if (!vendor)
     return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");
@@ -205,6 +207,15 @@ Result<void> make_provider(Snapshot& s, const ProviderConfig& pc,
   for (std::size_t k = 0; k <= pc.extra_api_keys.size(); ++k) {
     auto ep = make_endpoint(base, pc.ca_file, pc.timeouts);
     if (!ep) return ApiError::invalid_request("provider '" + pc.name + "': " + ep.error().message);
+    // Egress: the built-in mock is the gateway's own, on loopback; every other provider is
+    // checked at connect, and a literal refused address is refused right here.
+    if (!builtin) {
+      if (const char* why = egress->literal_refusal(ep->host))
+        return ApiError::invalid_request("provider '" + pc.name + "': base_url host " + ep->host +
+                                         " is " + why + "; egress refuses it (allow it with "
+                                         "egress.allow_networks)");
+      ep->egress = egress;
+    }
     ProviderConfig keyed;
     const ProviderConfig* use = &pc;
     if (k > 0) {  // the same provider with another key
@@ -249,8 +260,15 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     s->own_registry = std::make_unique<routing::HealthRegistry>();
     registry = s->own_registry.get();
   }
+  // One egress policy for the snapshot's provider endpoints: allow_networks, and as hosts
+  // allow_hosts plus every provider's host (read back from the endpoints the providers made:
+  // some, like bedrock, derive theirs). Complete before the snapshot is published.
+  auto egress = EgressPolicy::make(s->config.egress);
+  if (!egress) return egress.error();
   for (const auto& pc : s->config.providers)
-    if (auto r = make_provider(*s, pc, builtin_mock_url, *registry); !r) return r.error();
+    if (auto r = make_provider(*s, pc, builtin_mock_url, *registry, *egress); !r) return r.error();
+  for (const auto* list : {&s->providers, &s->key_instances})
+    for (const auto& p : *list) (*egress)->allow_host(p->endpoint().host);
   s->direct_state = std::make_unique<routing::RouteState>(1);
 
   // "<provider>/<listed model>": one target each.
@@ -292,7 +310,12 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
       if (!s->routes.count(rule.route))
         return ApiError::invalid_request("route '" + rc.name + "': rule sends to unknown route '" +
                                          rule.route + "'");
-  if (!s->config.api_keys.empty()) s->policies.push_back(make_api_key_policy(s->config.api_keys));
+  if (!s->config.api_keys.empty() || !s->config.jwt.empty()) {
+    auto auth = make_auth_policy(s->config);
+    if (!auth) return auth.error();
+    s->policies.push_back(std::move(*auth));
+  }
+  s->authorizer = std::make_unique<identity::Authorizer>(s->config.authorization);
   s->models_json = s->models_for(nullptr);
   return std::shared_ptr<const Snapshot>(std::move(s));
 }

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "core/result.h"
+#include "identity/authz.h"
 #include "pipeline/policy.h"
 #include "providers/provider.h"
 #include "routing/route.h"
@@ -38,6 +39,7 @@ struct Snapshot {
   std::unique_ptr<routing::RouteState> direct_state;  // unlisted "<provider>/<model>"
   std::unique_ptr<routing::HealthRegistry> own_registry;  // when none was given
   std::vector<std::unique_ptr<Policy>> policies;  // the chain, in order
+  std::unique_ptr<identity::Authorizer> authorizer;  // `authorization:`, once the route is known
   std::string models_json;                        // GET /v1/models for a caller with no group
 
   // The route for a client's "model", for a caller in `groups` (may be null): an alias (the

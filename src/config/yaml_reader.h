@@ -193,7 +193,7 @@ class YamlReader {
   SecretRef secret(const YAML::Node& v, const std::string& path) {
     auto s = nonempty(v, path);
     if (!s) return {};
-    auto r = resolve_secret(*s);
+    auto r = resolve_secret(*s, vault_);
     if (!r) {
       error(v, path, r.error().message);
       return {};
@@ -234,6 +234,7 @@ class YamlReader {
   std::string source_;
   std::vector<std::pair<int, std::string>> errors_;  // (line, message)
   int last_line_ = 1;
+  identity::Vault* vault_ = nullptr;  // what ${vault:...} references read, once `vault:` is read
 };
 
 }  // namespace torii::config_detail

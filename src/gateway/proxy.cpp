@@ -416,7 +416,9 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
   ApiError last;             // the failure to answer with (no string built up front)
   bool failed_once = false;  // `last` holds a real failure
   uint64_t tried = 0;
-  uint64_t unable = 0;  // targets that cannot take this request (capability, encoding)
+  // Targets that cannot take this request: authorization removed them, or (found on the way)
+  // they lack a capability or an encoding.
+  uint64_t unable = ctx.denied_targets;
   int calls = 0, retries_of_tried = 0;
   const int max_calls = route.max_attempts();
   bool budget_out = false;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
@@ -276,6 +277,27 @@ bool base64url_decode(std::string_view in, std::string& out) {
   }
   // Leftover bits must be zero: otherwise two encodings would decode to the same bytes.
   return (acc & ((1u << bits) - 1)) == 0;
+}
+
+std::string peek_issuer(std::string_view token) {
+  const auto a = token.find('.');
+  const auto b = a == std::string_view::npos ? a : token.find('.', a + 1);
+  if (b == std::string_view::npos || token.size() > 16 * 1024) return {};
+  auto payload = json_part(token.substr(a + 1, b - a - 1));
+  if (!payload) return {};
+  auto iss = str_member(*payload, "iss");
+  return iss ? std::string(*iss) : std::string();
+}
+
+bool looks_like_jwt(std::string_view c) {
+  // "eyJ" is the base64url of `{"`: every JOSE header starts so.
+  if (c.size() < 10 || c.compare(0, 3, "eyJ") != 0) return false;
+  int dots = 0;
+  for (char ch : c) {
+    if (ch == '.') ++dots;
+    else if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return false;
+  }
+  return dots == 2;
 }
 
 Result<std::vector<Jwk>> parse_jwks(std::string_view json) {

@@ -70,6 +70,14 @@ inline constexpr std::string_view kUnknownKidCode = "unknown_kid";
 Result<VerifiedJwt> verify_jwt(std::string_view token, const std::vector<Jwk>& keys,
                                const JwtPolicy& policy, int64_t now);
 
+// The "iss" of a token's payload, read WITHOUT verifying anything: only to choose which
+// configured issuer's keys verify it. "" when there is none or the token is malformed.
+std::string peek_issuer(std::string_view token);
+
+// Whether a credential has the shape of a compact JWS (three base64url parts, the first a JSON
+// object): API keys never do.
+bool looks_like_jwt(std::string_view credential);
+
 // Strict base64url decoding (RFC 4648 section 5) as JWS uses it: no padding, no whitespace, only
 // the URL-safe alphabet, and the unused low bits of the last character must be zero. Returns
 // false on any violation. Exposed for the tests.

@@ -26,11 +26,13 @@ using Clock = std::chrono::steady_clock;
 // Who is calling, once a policy has authenticated them.
 struct Principal {
   bool authenticated = false;
-  std::string id;        // stable identity (the key's name for API keys)
-  std::string key_name;  // the credential used, printable
-  // Labels of the credential, owned by the snapshot (which outlives the request): no copy.
+  std::string id;        // the consumer: its configured id, the key's name, or a JWT subject
+  std::string key_name;  // the credential used, printable: a key's name, "jwt:<issuer>"
+  // Labels of the consumer and credential, owned by the snapshot (which outlives the request)
+  // or, for a JWT, by the request's auth state: no copy.
   const std::map<std::string, std::string>* metadata = nullptr;
-  const std::vector<std::string>* groups = nullptr;  // consumer groups, owned by the snapshot
+  const std::vector<std::string>* groups = nullptr;  // consumer groups
+  const boost::json::object* claims = nullptr;       // a verified JWT's payload
 };
 
 // The inbound API the client spoke (its codec, for the chat-like ones, is ctx.codec).
@@ -98,6 +100,7 @@ struct RequestContext {
 
   Principal principal;
   const Route* route = nullptr;
+  uint64_t denied_targets = 0;    // route.targets authorization removed (bitmask)
   std::vector<Attempt> attempts;  // every upstream call, in order (x-torii-attempts)
   std::string provider;        // the one that answered
   std::string upstream_model;  // the model at that provider

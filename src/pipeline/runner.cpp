@@ -6,6 +6,10 @@
 #include "api/anthropic_messages.h"
 #include "gateway/count_tokens.h"
 #include "gateway/proxy.h"
+#include "identity/authz.h"
+
+#include <ctime>
+#include <optional>
 
 namespace torii {
 
@@ -76,24 +80,50 @@ ApiError body_error(BodyError e, const ServerOptions& opt) {
   }
 }
 
-// Content rules: the first rule whose conditions all hold names the route to use instead.
-const Route* apply_rules(RequestContext& ctx, const Route& route, Route& scratch) {
+// What routing and authorization rules read from this request.
+routing::RuleInput rule_input(const RequestContext& ctx) {
   routing::RuleInput in;
-  in.header = [&](std::string_view name) { return ctx.head->header(name); };
+  in.header = [&ctx](std::string_view name) { return ctx.head->header(name); };
   in.metadata = ctx.principal.metadata;
   in.groups = ctx.principal.groups;
   in.body = &ctx.request;
-  int64_t tokens = -1;
-  in.prompt_tokens = [&] {
+  in.prompt_tokens = [&ctx, tokens = int64_t{-1}]() mutable {
     if (tokens < 0) tokens = routing::estimate_prompt_tokens(ctx.request);
     return tokens;
   };
+  in.consumer = ctx.principal.id;
+  in.key = ctx.principal.key_name;
+  in.claims = ctx.principal.claims;
+  in.model = ctx.model;
+  return in;
+}
+
+// Content rules: the first rule whose conditions all hold names the route to use instead.
+const Route* apply_rules(RequestContext& ctx, const Route& route, Route& scratch) {
+  const routing::RuleInput in = rule_input(ctx);
   for (const RouteRuleConfig& rule : route.rules) {
     bool all = true;
     for (const auto& c : rule.when) all = all && routing::matches(c, in);
     if (all) return ctx.snapshot->resolve(rule.route, ctx.principal.groups, scratch);
   }
   return &route;
+}
+
+// Authorization (a plain function: its input stays off the coroutine frame). Returns the
+// refusal, or sets ctx.denied_targets and returns nothing.
+std::optional<ApiError> authorize(RequestContext& ctx) {
+  const identity::Authorizer& authz = *ctx.snapshot->authorizer;
+  routing::RuleInput in = rule_input(ctx);
+  if (authz.needs_time()) in.now = ::time(nullptr);
+  identity::AuthzDecision d = authz.check(in, *ctx.route);
+  if (d.denied_by) {
+    ApiError e = ApiError::permission("request denied by authorization rule '" + *d.denied_by +
+                                      "'");
+    e.code = "access_denied";
+    return e;
+  }
+  ctx.denied_targets = d.denied_targets;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -158,6 +188,12 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
     e.param = "model";
     co_await send_error(ctx, ex, e);
     co_return;
+  }
+  if (snap.authorizer && snap.authorizer->active()) {
+    if (auto denied = authorize(ctx)) {
+      co_await send_error(ctx, ex, *denied);
+      co_return;
+    }
   }
   if (ctx.api == InboundApi::anthropic_count_tokens) co_await count_tokens(ctx, ex);
   else co_await proxy_chat(ctx, ex, ran);

@@ -68,16 +68,27 @@ struct RouteState {
   explicit RouteState(std::size_t tiers) : next(tiers) {}
 };
 
-// What a content rule reads from a request.
+// What a content rule or an authorization rule reads from a request.
 struct RuleInput {
   std::function<std::string_view(std::string_view)> header;  // a request header, "" if absent
   const std::map<std::string, std::string>* metadata = nullptr;  // the caller's, may be null
   const std::vector<std::string>* groups = nullptr;              // the caller's, may be null
   const boost::json::object* body = nullptr;
   std::function<int64_t()> prompt_tokens;  // estimated, computed on demand
+  // Authorization only.
+  std::string_view consumer, key;                  // the caller's consumer id and key name
+  const boost::json::object* claims = nullptr;     // JWT claims, when a token authenticated
+  std::string_view model;  // the model the client asked for (`model` conditions also test the
+                           // target's model and its provider/model)
+  std::string_view target_provider, target_model;  // the target being checked ("" : none)
+  int64_t now = 0;                                 // unix seconds (time, weekday)
 };
 
+// Whether the condition holds (its `not` applied).
 bool matches(const RuleCondition& c, const RuleInput& in);
+
+// Glob match: '*' matches any run of characters (also none); everything else is literal.
+bool glob_match(std::string_view pattern, std::string_view text);
 
 // Prompt tokens, estimated: a token per 4 bytes of the request's text (message contents,
 // system, instructions, input, prompt, tools), not counting inline files and images.

@@ -37,9 +37,10 @@ bool compare(const RuleCondition& c, std::string_view text) {
     case RuleCondition::Op::equals:
     case RuleCondition::Op::in:
       for (const auto& v : c.values)
-        if (v == text) return true;
+        if (c.glob ? glob_match(v, text) : v == text) return true;
       return false;
     case RuleCondition::Op::exists: return true;
+    case RuleCondition::Op::between: return false;
     case RuleCondition::Op::above:
     case RuleCondition::Op::below: {
       double n = 0;
@@ -91,9 +92,121 @@ const boost::json::value* pointer(const boost::json::object& root, std::string_v
   return cur;
 }
 
+bool glob_match(std::string_view pattern, std::string_view text) {
+  // Iterative, with one backtrack point (the last '*'): linear for the patterns rules use.
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+namespace {
+
+// A JSON value compared as a condition's operand: numbers by value, strings as text, arrays
+// when one element matches (a JWT's groups, a list claim).
+bool compare_value(const RuleCondition& c, const boost::json::value& v, int depth = 0) {
+  using O = RuleCondition::Op;
+  if (c.op == O::exists) return true;
+  if (v.is_array()) {
+    if (depth > 0) return false;
+    for (const auto& e : v.get_array())
+      if (compare_value(c, e, depth + 1)) return true;
+    return false;
+  }
+  if (c.op == O::above || c.op == O::below) {
+    double n = 0;
+    if (!number_of(v, n)) return false;
+    return c.op == O::above ? n > c.number : n < c.number;
+  }
+  if (v.is_number()) {
+    // Numbers compare by value: 0.5 equals "0.5" and "5e-1", 1 equals "1.0".
+    double n = 0;
+    number_of(v, n);
+    for (const auto& want : c.values) {
+      double w = 0;
+      auto [end, ec] = std::from_chars(want.data(), want.data() + want.size(), w);
+      if (ec == std::errc() && end == want.data() + want.size() && w == n) return true;
+    }
+    return false;
+  }
+  std::string text;
+  return value_text(v, text) && compare(c, text);
+}
+
+// A request parameter by its portable name, whatever the client's API calls it.
+bool param(const RuleCondition& c, const boost::json::object& body) {
+  const std::string& k = c.key;
+  if (k == "max_tokens") {
+    for (const char* name : {"max_tokens", "max_completion_tokens", "max_output_tokens"})
+      if (const auto* v = body.if_contains(name); v && !v->is_null()) return compare_value(c, *v);
+    return false;
+  }
+  if (k == "tools") {
+    const auto* v = body.if_contains("tools");
+    const std::size_t n = v && v->is_array() ? v->get_array().size() : 0;
+    if (c.op == RuleCondition::Op::exists) return n > 0;
+    return compare_value(c, boost::json::value(static_cast<int64_t>(n)));
+  }
+  const auto* v = body.if_contains(k);
+  if (!v || v->is_null()) return false;
+  return compare_value(c, *v);
+}
+
+bool match_subject(const RuleCondition& c, const RuleInput& in);
+
+}  // namespace
+
 bool matches(const RuleCondition& c, const RuleInput& in) {
+  return match_subject(c, in) != c.negate;
+}
+
+namespace {
+
+bool match_subject(const RuleCondition& c, const RuleInput& in) {
   using S = RuleCondition::Subject;
   switch (c.subject) {
+    case S::consumer: return !in.consumer.empty() && compare(c, in.consumer);
+    case S::key: return !in.key.empty() && compare(c, in.key);
+    case S::claim: {
+      if (!in.claims) return false;
+      const auto* v = in.claims->if_contains(c.key);
+      return v && !v->is_null() && compare_value(c, *v);
+    }
+    case S::param: return in.body && param(c, *in.body);
+    case S::model: {
+      if (!in.model.empty() && compare(c, in.model)) return true;
+      if (in.target_provider.empty()) return false;
+      if (in.target_model != in.model && compare(c, in.target_model)) return true;
+      // "<provider>/<model>" of the target, built only for this comparison.
+      std::string full;
+      full.reserve(in.target_provider.size() + 1 + in.target_model.size());
+      full.append(in.target_provider).append(1, '/').append(in.target_model);
+      return full != in.model && compare(c, full);
+    }
+    case S::provider: return !in.target_provider.empty() && compare(c, in.target_provider);
+    case S::time: {
+      const int minute = static_cast<int>((in.now % 86400 + 86400) % 86400 / 60);
+      return c.from_minute < c.to_minute ? minute >= c.from_minute && minute < c.to_minute
+                                         : minute >= c.from_minute || minute < c.to_minute;
+    }
+    case S::weekday: {
+      static constexpr const char* kDays[] = {"thu", "fri", "sat", "sun", "mon", "tue", "wed"};
+      const int64_t days = in.now >= 0 ? in.now / 86400 : (in.now - 86399) / 86400;
+      return compare(c, kDays[((days % 7) + 7) % 7]);  // 1970-01-01 was a Thursday
+    }
     case S::header: {
       std::string_view v = in.header ? in.header(c.key) : std::string_view();
       if (v.empty()) return false;
@@ -113,27 +226,7 @@ bool matches(const RuleCondition& c, const RuleInput& in) {
     case S::field: {
       if (!in.body) return false;
       const boost::json::value* v = pointer(*in.body, c.key);
-      if (!v) return false;
-      if (c.op == RuleCondition::Op::exists) return true;
-      if (c.op == RuleCondition::Op::above || c.op == RuleCondition::Op::below) {
-        double n = 0;
-        if (!number_of(*v, n)) return false;
-        return c.op == RuleCondition::Op::above ? n > c.number
-                                                : n < c.number;
-      }
-      if (v->is_number()) {
-        // Numbers compare by value: 0.5 equals "0.5" and "5e-1", 1 equals "1.0".
-        double n = 0;
-        number_of(*v, n);
-        for (const auto& want : c.values) {
-          double w = 0;
-          auto [end, ec] = std::from_chars(want.data(), want.data() + want.size(), w);
-          if (ec == std::errc() && end == want.data() + want.size() && w == n) return true;
-        }
-        return false;
-      }
-      std::string text;
-      return value_text(*v, text) && compare(c, text);
+      return v && compare_value(c, *v, 1);  // a body array is not searched
     }
     case S::prompt_tokens: {
       if (!in.prompt_tokens) return false;
@@ -145,8 +238,6 @@ bool matches(const RuleCondition& c, const RuleInput& in) {
   }
   return false;
 }
-
-namespace {
 
 void text_bytes(const boost::json::value& v, int64_t& n, int depth) {
   if (depth > 64) return;

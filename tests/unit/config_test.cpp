@@ -249,7 +249,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"auth:\n  api_keys:\n    - name: k\n      key: \"\"\n",
                 "t.yaml:4: auth.api_keys[0].key: must not be empty"},
         BadCase{"auth:\n  api_keys:\n    - name: k\n",
-                "t.yaml:3: auth.api_keys[0].key: is required"},
+                "t.yaml:3: auth.api_keys[0]: needs exactly one of key, key_sha256"},
         BadCase{"auth:\n  api_keys:\n    - {name: k1, key: same}\n    - name: k2\n"
                 "      key: same\n",
                 "t.yaml:5: auth.api_keys[1].key: the same key value as auth.api_keys[0]"},
@@ -432,10 +432,13 @@ TEST(DefaultConfig, DemoWithMockProviderRouteAndKey) {
   ASSERT_EQ(c.api_keys.size(), 1u);
   EXPECT_EQ(c.api_keys[0].name, "demo");
   const std::string& key = c.api_keys[0].key.value;
-  ASSERT_EQ(key.size(), std::string("sk-torii-demo-").size() + 24) << key;
-  EXPECT_EQ(key.rfind("sk-torii-demo-", 0), 0u);
-  EXPECT_EQ(key.find_first_not_of("0123456789abcdef", 14), std::string::npos) << key;
+  ASSERT_EQ(key.size(), 46u) << key;  // "tk-" + 43 base64url characters: 256 bits
+  EXPECT_EQ(key.rfind("tk-", 0), 0u);
   EXPECT_NE(default_config().api_keys[0].key.value, key);  // random each time
+  // The demonstrative rule: the demo key may not ask for more than 4096 tokens.
+  ASSERT_EQ(c.authorization.rules.size(), 1u);
+  EXPECT_EQ(c.authorization.rules[0].id, "demo-max-tokens");
+  EXPECT_TRUE(c.authorization.rules[0].deny);
 }
 
 TEST(DefaultConfig, DemoKeyFromEnv) {
