@@ -55,8 +55,9 @@ inline constexpr std::string_view kUnknownKidCode = "unknown_kid";
 // Verifies a compact JWS (base64url header "." payload "." signature, no padding) and its claims.
 // - The header must be a JSON object with a string "alg" in policy.algorithms; "none" is always
 //   refused, as is any "crit" header (no extension is understood).
-// - The key: the JWK whose kid equals the header's kid (none: code kUnknownKidCode); without a kid
-//   in the header, the only key of `keys` (several keys: refused). Its kty must fit the alg (RS256:
+// - The key: the JWK whose kid equals the header's kid (none: code kUnknownKidCode; but a lone
+//   key without a kid is used whatever the kid); without a kid in the header, the only key of
+//   `keys` (several keys: refused). Its kty must fit the alg (RS256:
 //   RSA, ES256: EC, EdDSA: OKP, HS256: oct) and its own alg, when set, must equal the alg; this is
 //   what stops an HS256 token "signed" with an RSA public key.
 // - Signatures: RS256 (RSASSA-PKCS1-v1_5 SHA-256), ES256 (JOSE r||s, 64 bytes), EdDSA (Ed25519),

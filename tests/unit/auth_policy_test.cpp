@@ -13,6 +13,7 @@
 #include <ctime>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "identity/keys.h"
 
@@ -327,6 +328,15 @@ TEST(AuthJwt, Hs256TokenMapsClaimsToThePrincipal) {
   EXPECT_EQ(o.key_name, "jwt:https://idp.test/");
   EXPECT_EQ(o.metadata, (std::map<std::string, std::string>{{"tier", "gold"}, {"team", "research"}}));
   EXPECT_EQ(o.groups, (std::vector<std::string>{"staff", "interns"}));
+  // A kid in the header is fine: the configured secret is the issuer's only key.
+  EXPECT_TRUE(authenticate(**made, {{"Authorization", "Bearer " + hs256(R"({"alg":"HS256","kid":"k1"})",
+                                                                        claims(""), secret)}})
+                  .verdict.is_next());
+  // The same token again comes from the verified-token cache, with the same principal.
+  auto again = authenticate(**made, {{"Authorization", "Bearer " + good}});
+  ASSERT_TRUE(again.verdict.is_next());
+  EXPECT_EQ(again.id, "alice");
+  EXPECT_EQ(again.groups, o.groups);
   // API keys still work next to JWTs.
   EXPECT_TRUE(authenticate(**made, {{"x-api-key", "tk-plain"}}).verdict.is_next());
 
@@ -343,6 +353,35 @@ TEST(AuthJwt, Hs256TokenMapsClaimsToThePrincipal) {
     EXPECT_EQ(r.verdict.error().code, "invalid_token");
     EXPECT_EQ(r.verdict.error().message.find(bad.substr(0, 20)), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace torii
+
+namespace torii {
+namespace {
+
+TEST(AuthJwt, CachedTokenStillExpires) {
+  const std::string secret = "0123456789abcdef0123456789abcdef-hs256";
+  Config cfg;
+  JwtIssuerConfig j;
+  j.issuer = "https://idp.test/";
+  j.hmac_secret.value = secret;
+  j.algorithms = {"HS256"};
+  j.leeway = std::chrono::seconds(0);
+  cfg.jwt = {j};
+  auto made = make_auth_policy(cfg);
+  ASSERT_TRUE(made);
+  const std::string t = hs256(R"({"alg":"HS256"})",
+                              R"({"iss":"https://idp.test/","sub":"svc","exp":)" +
+                                  std::to_string(::time(nullptr) + 1) + "}",
+                              secret);
+  EXPECT_TRUE(authenticate(**made, {{"Authorization", "Bearer " + t}}).verdict.is_next());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto late = authenticate(**made, {{"Authorization", "Bearer " + t}});
+  ASSERT_EQ(late.verdict.kind(), Verdict::Kind::reject);
+  EXPECT_EQ(late.verdict.error().code, "invalid_token");
+  EXPECT_NE(late.verdict.error().message.find("expired"), std::string::npos);
 }
 
 }  // namespace
