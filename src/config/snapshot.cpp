@@ -215,6 +215,9 @@ Result<void> make_provider(Snapshot& s, const ProviderConfig& pc,
                                          " is " + why + "; egress refuses it (allow it with "
                                          "egress.allow_networks)");
       ep->egress = egress;
+      // Pooled connections were checked against the allowance they were opened under: a
+      // reload that changes it must not reuse them, so the allowance is part of the pool key.
+      for (const auto& n : s.config.egress.allow_networks) ep->key += "|net:" + n;
     }
     ProviderConfig keyed;
     const ProviderConfig* use = &pc;

@@ -120,36 +120,47 @@ bool claim_fetch(Issuer& is, std::chrono::seconds interval) {
   return is.last_attempt_ns.compare_exchange_strong(last, now, std::memory_order_relaxed);
 }
 
-// Fetches the issuer's JWKS and swaps it in. Failures are logged and keep the old keys.
-Task<void> fetch_jwks(Issuer& is) {
+UpstreamRequest jwks_request(const Issuer& is) {
   UpstreamRequest req;
   req.method = "GET";
   req.path = is.jwks_endpoint->base_path.empty() ? "/" : is.jwks_endpoint->base_path;
   req.header_block = "User-Agent: torii\r\nAccept: application/json\r\n";
   req.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  is.last_attempt_ns.store(mono_ns(), std::memory_order_relaxed);
-  auto resp = co_await UpstreamClient::local().send(*is.jwks_endpoint, req);
-  if (!resp) {
-    log::warn("jwt issuer {}: JWKS fetch failed: {}", is.config->issuer, resp.error().message);
-    co_return;
-  }
-  (*resp)->set_deadline(req.deadline);
-  const int status = (*resp)->status();
-  auto body = co_await (*resp)->read_all(1024 * 1024);
+  return req;
+}
+
+// Takes a fetched JWKS document in: parsed, swapped in, the verified tokens forgotten.
+// Failures are logged and keep the old keys.
+void accept_jwks(Issuer& is, int status, Result<std::string> body) {
   if (!body || status != 200) {
     log::warn("jwt issuer {}: JWKS fetch failed: {}", is.config->issuer,
               body ? "HTTP " + std::to_string(status) : body.error().message);
-    co_return;
+    return;
   }
   auto parsed = identity::parse_jwks(*body);
   if (!parsed) {
     log::warn("jwt issuer {}: bad JWKS: {}", is.config->issuer, parsed.error().message);
-    co_return;
+    return;
   }
   log::info("jwt issuer {}: {} key(s) loaded", is.config->issuer, parsed->size());
   is.keys.store(std::make_shared<const std::vector<identity::Jwk>>(std::move(*parsed)));
   is.verified.clear();  // a key may have been withdrawn
   is.fetched_ns.store(mono_ns(), std::memory_order_relaxed);
+}
+
+// Fetches the issuer's JWKS on the calling worker (the request waits, the thread does not).
+Task<void> fetch_jwks(Issuer& is) {
+  const UpstreamRequest req = jwks_request(is);
+  is.last_attempt_ns.store(mono_ns(), std::memory_order_relaxed);
+  auto resp = co_await UpstreamClient::local().send(*is.jwks_endpoint, req);
+  if (!resp) {
+    accept_jwks(is, 0, resp.error());
+    co_return;
+  }
+  (*resp)->set_deadline(req.deadline);
+  const int status = (*resp)->status();
+  auto body = co_await (*resp)->read_all(1024 * 1024);
+  accept_jwks(is, status, std::move(body));
 }
 
 std::string claim_text(const boost::json::value& v) {
@@ -225,6 +236,11 @@ class AuthPolicy final : public Policy {
         auto ep = make_endpoint(j.jwks_url, "", t);
         if (!ep) return ApiError::invalid_request(where + "jwks_url: " + ep.error().message);
         is->jwks_endpoint = std::move(*ep);
+        // Fetched now, so that the first requests do not wait for it (a failure is only
+        // logged: the requests fetch it again, at most once a second).
+        auto got = http_fetch(*is->jwks_endpoint, jwks_request(*is), 1024 * 1024);
+        if (got) accept_jwks(*is, got->status, std::move(got->body));
+        else accept_jwks(*is, 0, got.error());
       } else if (!j.jwks_file.empty()) {
         std::ifstream in(j.jwks_file, std::ios::binary);
         std::ostringstream ss;
