@@ -23,22 +23,7 @@ namespace torii::bench {
 namespace {
 namespace json = boost::json;
 
-std::string b64url(std::string_view in) {
-  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kB64[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kB64[(acc << (6 - bits)) & 63];
-  return out;
-}
+std::string b64url(std::string_view in) { return identity::base64url_encode(in); }
 
 std::string claims() {
   return R"({"iss":"https://idp.bench/","aud":"torii","sub":"svc-42","exp":)" +

@@ -257,6 +257,25 @@ Result<void> check_claims(const boost::json::object& claims, const JwtPolicy& po
 
 }  // namespace
 
+std::string base64url_encode(std::string_view in) {
+  static constexpr char kAlpha[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((in.size() * 4 + 2) / 3);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlpha[(acc >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlpha[(acc << (6 - bits)) & 63]);
+  return out;
+}
+
 bool base64url_decode(std::string_view in, std::string& out) {
   out.clear();
   if (in.size() % 4 == 1) return false;

@@ -84,4 +84,7 @@ bool looks_like_jwt(std::string_view credential);
 // false on any violation. Exposed for the tests.
 bool base64url_decode(std::string_view in, std::string& out);
 
+// base64url without padding (RFC 4648 section 5), as JWS and torii's API keys use it.
+std::string base64url_encode(std::string_view in);
+
 }  // namespace torii::identity

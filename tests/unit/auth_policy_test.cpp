@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "identity/jwt.h"
 #include "identity/keys.h"
 
 namespace torii {
@@ -274,23 +275,7 @@ TEST(AuthKeys, GeneratedKeysAre256BitsWithPrefix) {
 
 // An HS256 token (header and payload as JSON text), signed with `secret`.
 std::string hs256(const std::string& header, const std::string& payload, const std::string& secret) {
-  auto b64 = [](const std::string& in) {
-    static constexpr char kB64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (unsigned char c : in) {
-      acc = (acc << 8) | c;
-      bits += 8;
-      while (bits >= 6) {
-        bits -= 6;
-        out += kB64[(acc >> bits) & 63];
-      }
-    }
-    if (bits > 0) out += kB64[(acc << (6 - bits)) & 63];
-    return out;
-  };
+  auto b64 = [](const std::string& in) { return identity::base64url_encode(in); };
   const std::string input = b64(header) + "." + b64(payload);
   unsigned char mac[32];
   unsigned int n = 0;

@@ -20,23 +20,7 @@ namespace json = boost::json;
 
 constexpr int64_t kNow = 1'700'000'000;
 
-std::string b64url(std::string_view in) {
-  static constexpr char kAlpha[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlpha[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlpha[(acc << (6 - bits)) & 63]);
-  return out;
-}
+std::string b64url(std::string_view in) { return base64url_encode(in); }
 
 std::string bn_bytes(const BIGNUM* bn, int pad = 0) {
   std::string out(static_cast<std::size_t>(pad ? pad : BN_num_bytes(bn)), '\0');
@@ -470,6 +454,29 @@ TEST(JwtBase64Url, StrictDecoding) {
   EXPECT_FALSE(base64url_decode("aGVsbG8/", out));  // standard alphabet
   EXPECT_FALSE(base64url_decode("aGVs bG8", out));  // whitespace
   EXPECT_FALSE(base64url_decode("Y", out));        // impossible length
+}
+
+}  // namespace
+}  // namespace torii::identity
+
+namespace torii::identity {
+namespace {
+
+TEST(Base64Url, KnownVectorsAndRoundTrip) {
+  // RFC 4648 section 10, in the URL-safe alphabet and without padding.
+  EXPECT_EQ(base64url_encode(""), "");
+  EXPECT_EQ(base64url_encode("f"), "Zg");
+  EXPECT_EQ(base64url_encode("fo"), "Zm8");
+  EXPECT_EQ(base64url_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64url_encode("foob"), "Zm9vYg");
+  EXPECT_EQ(base64url_encode("fooba"), "Zm9vYmE");
+  EXPECT_EQ(base64url_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  std::string back;
+  ASSERT_TRUE(base64url_decode(base64url_encode(all), back));
+  EXPECT_EQ(back, all);
 }
 
 }  // namespace
