@@ -53,6 +53,14 @@ class Gateway final : public Handler {
     const InboundCodec* codec = nullptr;
     std::string_view api_path = path;
     if (api_path.starts_with("/v1/")) api_path.remove_prefix(3);  // the /v1 prefix is optional
+    // Azure OpenAI's style, as its SDKs send it: /openai/deployments/{deployment}/chat/completions
+    // ?api-version=... The body's "model" (the SDKs put the model there too) is what routes.
+    if (api_path.starts_with("/openai/")) api_path.remove_prefix(7);
+    if (api_path.starts_with("/deployments/")) {
+      const std::string_view rest = api_path.substr(13);
+      if (const auto slash = rest.find('/'); slash != std::string_view::npos && slash > 0)
+        api_path = rest.substr(slash);
+    }
     if (api_path == "/chat/completions") {
       api = InboundApi::openai_chat;
       codec = &openai_chat_codec();

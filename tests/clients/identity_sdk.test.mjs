@@ -18,11 +18,8 @@ const messages = [{ role: 'user', content: 'Tell the identity SDK test something
 const AZURE_API_VERSION = '2024-10-21';
 const DEPLOYMENT = 'torii';
 
-// AzureOpenAI posts to {baseURL}/deployments/{deployment}/chat/completions?api-version=..;
-// torii serves /v1/chat/completions. This fetch maps the one onto the other and changes
-// nothing else (the SDK and its api-key header are untouched).
-const azureFetch = (url, init) =>
-  fetch(String(url).replace(`/deployments/${DEPLOYMENT}/`, '/'), init);
+// AzureOpenAI posts to {endpoint}/openai/deployments/{deployment}/chat/completions
+// ?api-version=..., which torii serves as /v1/chat/completions (the body's model routes).
 
 const newKey = () => `tk-${crypto.randomBytes(32).toString('base64url')}`;
 
@@ -107,9 +104,8 @@ authorization:
 
   const openai = (apiKey) => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey, maxRetries: 0,
     timeout: 10_000 });
-  const azure = (apiKey, baseURL = `${gw.url}/v1`) => new AzureOpenAI({ baseURL, apiKey,
-    apiVersion: AZURE_API_VERSION, deployment: DEPLOYMENT, maxRetries: 0, timeout: 10_000,
-    fetch: azureFetch });
+  const azure = (apiKey, endpoint = gw.url) => new AzureOpenAI({ endpoint, apiKey,
+    apiVersion: AZURE_API_VERSION, deployment: DEPLOYMENT, maxRetries: 0, timeout: 10_000 });
   const anthropic = (apiKey, baseURL = gw.url) =>
     new Anthropic({ baseURL, apiKey, maxRetries: 0, timeout: 10_000 });
   // The Anthropic SDK's own escape hatch for x-api-key: no apiKey, an explicit header.
@@ -120,11 +116,11 @@ authorization:
     const o = await captureAuthHeaders((b) => new OpenAI({ baseURL: `${b}/v1`, apiKey: 'K1',
       maxRetries: 0 }).chat.completions.create({ model: 'fast', messages }));
     assert.equal(o.authorization, 'Bearer K1');
-    const z = await captureAuthHeaders((b) => azure('K2', `${b}/v1`).chat.completions
+    const z = await captureAuthHeaders((b) => azure('K2', b).chat.completions
       .create({ model: 'fast', messages }));
     assert.equal(z['api-key'], 'K2');
     assert.equal(z.authorization, undefined);
-    assert.match(z.url, /^\/v1\/chat\/completions\?api-version=/);
+    assert.match(z.url, /^\/openai\/deployments\/torii\/chat\/completions\?api-version=/);
     const a = await captureAuthHeaders((b) => anthropic('K3', b).messages
       .create({ model: 'fast', max_tokens: 10, messages }));
     assert.equal(a.authorization, 'Bearer K3');
