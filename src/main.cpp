@@ -79,10 +79,15 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     return 1;
   }
   if (workers > 0) config.server.workers = workers;
-  for (const auto& k : config.api_keys)
+  for (const auto& k : config.api_keys) {
     if (k.key.literal)
-      log::warn("auth.api_keys '{}': key is a literal in the config file; prefer ${{env:NAME}}",
-                k.name);
+      log::warn("auth.api_keys '{}': key is a literal in the config file; prefer key_sha256 "
+                "(torii keys new) or ${{env:NAME}}", k.name);
+    // A guessable key is a hole whatever else is configured (torii keys new makes 256 bits).
+    if (!config.demo && !k.key.empty() && k.key.value.size() < 32)
+      log::warn("auth.api_keys '{}': the key is only {} characters; use a random key of at least "
+                "32 (torii keys new)", k.name, k.key.value.size());
+  }
   for (const auto& p : config.providers)
     if (p.api_key.literal)
       log::warn("provider '{}': api_key is a literal in the config file; prefer ${{env:NAME}} or "
