@@ -258,17 +258,7 @@ void IdentityLoader::authorization(const YAML::Node& v, const std::string& path,
                               error(y, yp, "must be allow or deny");
                             else if (s) rule.deny = *s == "deny";
                           }
-                          if (rk != "when") return;
-                          if (y.IsSequence()) {
-                            if (y.size() == 0) error(y, yp, "must not be empty");
-                            for (std::size_t c = 0; c < y.size(); ++c) {
-                              rule.when.emplace_back();
-                              condition(y[c], index_path(yp, c), rule.when.back(), true);
-                            }
-                          } else {
-                            rule.when.emplace_back();
-                            condition(y, yp, rule.when.back(), true);
-                          }
+                          if (rk == "when") conditions(y, yp, rule.when, true);
                         });
                if (x[i].IsMap()) require(x[i], rp, got, {"id"});
                cfg.authorization.rules.push_back(std::move(rule));

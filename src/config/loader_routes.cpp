@@ -215,6 +215,20 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
     error(v, path, "needs exactly one of equals, in, exists, above, below");
 }
 
+void RoutesLoader::conditions(const YAML::Node& v, const std::string& path,
+                              std::vector<RuleCondition>& out, bool authz) {
+  if (v.IsSequence()) {
+    if (v.size() == 0) error(v, path, "must not be empty");
+    for (std::size_t c = 0; c < v.size(); ++c) {
+      out.emplace_back();
+      condition(v[c], index_path(path, c), out.back(), authz);
+    }
+  } else {
+    out.emplace_back();
+    condition(v, path, out.back(), authz);
+  }
+}
+
 void RoutesLoader::rules(const YAML::Node& v, const std::string& path, RouteConfig& r,
                          RouteLines& lines) {
   if (!v.IsSequence()) {
@@ -232,18 +246,7 @@ void RoutesLoader::rules(const YAML::Node& v, const std::string& path, RouteConf
                if (k == "route") {
                  if (auto s = nonempty(x, kp)) rule.route = *s;
                }
-               if (k == "when") {
-                 if (x.IsSequence()) {
-                   if (x.size() == 0) error(x, kp, "must not be empty");
-                   for (std::size_t c = 0; c < x.size(); ++c) {
-                     rule.when.emplace_back();
-                     condition(x[c], index_path(kp, c), rule.when.back());
-                   }
-                 } else {
-                   rule.when.emplace_back();
-                   condition(x, kp, rule.when.back());
-                 }
-               }
+               if (k == "when") conditions(x, kp, rule.when);
              });
     if (v[i].IsMap()) require(v[i], p, got, {"when", "route"});
     lines.rules.push_back(rule.line);

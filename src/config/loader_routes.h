@@ -18,6 +18,9 @@ class RoutesLoader : public YamlReader {
   // authorization understands (consumer, key, claim, model, provider, param, time, weekday).
   void condition(const YAML::Node& v, const std::string& path, RuleCondition& out,
                  bool authz = false);
+  // A `when:`: one condition, or a non-empty list of them (all must hold).
+  void conditions(const YAML::Node& v, const std::string& path, std::vector<RuleCondition>& out,
+                  bool authz = false);
 
  private:
   struct RouteLines {
