@@ -126,10 +126,22 @@ int64_t estimate_input_tokens(const json::object& raw) {
   return tokens < 1 ? 1 : tokens;
 }
 
+namespace {
+
+// The target count_tokens asks: the route's first one that authorization left, if any.
+const Target* first_allowed(const RequestContext& ctx) {
+  const auto& targets = ctx.route->targets;
+  for (std::size_t i = 0; i < targets.size() && i < 64; ++i)
+    if (!(ctx.denied_targets & (uint64_t{1} << i))) return &targets[i];
+  return nullptr;
+}
+
+}  // namespace
+
 Task<void> count_tokens(RequestContext& ctx, Exchange& ex) {
-  if (!ctx.route->targets.empty() &&
-      ctx.route->targets.front().provider->speaks(WireFormat::anthropic_messages)) {
-    const Target& target = ctx.route->targets.front();
+  const Target* first = first_allowed(ctx);
+  if (first && first->provider->speaks(WireFormat::anthropic_messages)) {
+    const Target& target = *first;
     const Provider& provider = *target.provider;
     std::vector<std::string> ignored;
     ChatCall call;

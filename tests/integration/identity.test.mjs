@@ -68,12 +68,14 @@ describe('identity: keys, consumers, JWT, authorization', () => {
         { name: 'pb', base_url: A },
         { name: 'pdenied', base_url: D },
         { name: 'pdenied2', base_url: D },
+        { name: 'pdenied3', kind: 'anthropic', base_url: D, api_key_env: 'ID_PLAIN' },
       ],
       routes: [
         { name: 'gpt-4o-mini', targets: ['local/gpt-4o-mini'] },
         { name: 'cheap', targets: ['mistral/small'] },
         { name: 'two', targets: ['pdenied/mock-1', 'pb/mock-1'] },
         { name: 'all-denied', targets: ['pdenied/mock-1', 'pdenied2/mock-1'] },
+        { name: 'ct-two', targets: ['pdenied3/mock-1', 'pb/mock-1'] },
         { name: 'r-eng', targets: ['mistral/small'], extra: { group: 'eng' } },
         { name: 'r-interns', targets: ['mistral/small'], extra: { group: 'interns' } },
         { name: 'r-beta', targets: ['mistral/small'], extra: { group: 'beta' } },
@@ -173,7 +175,7 @@ authorization:
     - id: secret-project
       when: {header: x-project, equals: "zebra-*-7731"}
     - id: no-pdenied
-      when: {provider: [pdenied, pdenied2]}
+      when: {provider: [pdenied, pdenied2, pdenied3]}
     - id: jwt-blocked-sub
       when: {consumer: blocked-user}
     - id: jwt-suspended-role
@@ -423,6 +425,16 @@ authorization:
       assertDenied(await call(keys.plain, { model: 'all-denied' }), 'no-pdenied', 'all-denied');
       assertDenied(await call(keys.plain, { model: 'pdenied/mock-1' }), 'no-pdenied', 'direct');
       assert.equal(await chatsOf(mockDenied), before, 'the denied providers were never called');
+      // count_tokens asks the first target authorization left: not the denied Anthropic one
+      // (which would count natively), so the answer is the estimate.
+      const calls = (await mockStats(mockDenied.url)).requests;
+      const ct = await call(keys.plain, { style: 'x-api-key', apiPath: '/v1/messages/count_tokens',
+        body: { model: 'ct-two', messages: [{ role: 'user', content: 'count me' }] } });
+      ok(ct, 'count_tokens past a denied target');
+      assert.equal(ct.headers['x-torii-estimated'], 'true', ct.text);
+      // (+1: the mock counts the GET /mock/stats that reads the count.)
+      assert.equal((await mockStats(mockDenied.url)).requests, calls + 1,
+        'count_tokens never called the denied provider');
     });
 
   test('time and weekday rules (UTC)', async () => {
