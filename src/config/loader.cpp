@@ -47,7 +47,8 @@ class Loader final : public IdentityLoader {
     Config cfg;
     cfg.source = source_;
     if (!root.IsMap()) {
-      error(root, "", "the document must be a mapping with server, providers, routes, auth, authorization, vault, egress");
+      error(root, "", "the document must be a mapping with server, providers, routes, auth, "
+                      "authorization, vault, egress");
     } else {
       // The vault first: the other sections' secrets may be ${vault:NAME/KEY} references.
       if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);

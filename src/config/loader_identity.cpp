@@ -4,16 +4,11 @@
 
 #include <ctime>
 
+#include "identity/keys.h"
+
 namespace torii::config_detail {
 
 namespace {
-
-bool is_hex64(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
-  return true;
-}
 
 // RFC 3339 date-time ("2027-01-01T00:00:00Z", "...T10:00:00.5+02:00") -> unix seconds.
 std::optional<int64_t> rfc3339(const std::string& s) {
@@ -105,13 +100,12 @@ void IdentityLoader::api_keys(const YAML::Node& v, const std::string& path, Conf
   auto sha = [&](const YAML::Node& x, const std::string& p, std::string& out) {
     auto s = nonempty(x, p);
     if (!s) return;
-    if (!is_hex64(*s)) {
+    identity::KeyDigest d;
+    if (!identity::from_hex(*s, d)) {
       error(x, p, "must be 64 hex characters (the SHA-256 of the key; see `torii keys new`)");
       return;
     }
-    out = *s;
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    out = identity::to_hex(d);  // lower case
   };
   for (std::size_t i = 0; i < v.size(); ++i) {
     const std::string kp = index_path(path, i);
@@ -289,7 +283,12 @@ void IdentityLoader::check_identity(const Config& cfg) {
                "team '" + c.team + "' is itself in a team (one level only)");
   }
   std::map<std::string, std::size_t> names, digests;
-  auto same_value = [&](const std::string& d, std::size_t i, int line, const std::string& p) {
+  // Every value by its digest, whether given as a secret or as key_sha256: a key may not be
+  // given twice either way.
+  auto same_value = [&](const SecretRef& key, const std::string& sha, std::size_t i, int line,
+                        const std::string& p) {
+    if (key.empty() && sha.empty()) return;
+    const std::string d = key.empty() ? sha : identity::to_hex(identity::key_digest(key.value));
     auto [it, fresh] = digests.emplace(d, i);
     if (!fresh)  // never print the value itself
       error_at(line, p, "the same key value as " + index_path(ap, it->second));
@@ -305,14 +304,8 @@ void IdentityLoader::check_identity(const Config& cfg) {
     }
     if (!k.consumer.empty() && !consumers.count(k.consumer))
       error_at(k.line, kp + ".consumer", "no consumer '" + k.consumer + "' in auth.consumers");
-    // Plain values compare as themselves, hashed ones as their digest: a key may not be given
-    // twice either way (the snapshot hashes the plain ones and checks across both).
-    if (!k.key.empty()) same_value("v:" + k.key.value, i, k.key_line, kp + ".key");
-    if (!k.sha256.empty()) same_value("h:" + k.sha256, i, k.key_line, kp + ".key_sha256");
-    for (const auto& prev : k.previous) {
-      if (!prev.key.empty()) same_value("v:" + prev.key.value, i, k.line, kp + ".previous");
-      if (!prev.sha256.empty()) same_value("h:" + prev.sha256, i, k.line, kp + ".previous");
-    }
+    same_value(k.key, k.sha256, i, k.key_line, kp + (k.key.empty() ? ".key_sha256" : ".key"));
+    for (const auto& prev : k.previous) same_value(prev.key, prev.sha256, i, k.line, kp + ".previous");
   }
   std::set<std::string> issuers;
   for (std::size_t i = 0; i < cfg.jwt.size(); ++i) {

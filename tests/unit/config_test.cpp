@@ -253,6 +253,36 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"auth:\n  api_keys:\n    - {name: k1, key: same}\n    - name: k2\n"
                 "      key: same\n",
                 "t.yaml:5: auth.api_keys[1].key: the same key value as auth.api_keys[0]"},
+        // The same key given as a value and as its digest (upper-case hex) is still the same key.
+        BadCase{"auth:\n  api_keys:\n    - {name: k1, key: tk-same-value-0123456789abcdef0123}\n"
+                "    - name: k2\n      key_sha256: "
+                "4C096C70250177DC6B23DA707D920518369629817705F5A9C88BE4EBBBEFD416\n",
+                "t.yaml:5: auth.api_keys[1].key_sha256: the same key value as auth.api_keys[0]"},
+        BadCase{"auth:\n  api_keys:\n    - name: k\n      key_sha256: abc\n",
+                "t.yaml:4: auth.api_keys[0].key_sha256: must be 64 hex characters"},
+        BadCase{"auth:\n  consumers:\n    - {id: c, kind: robot}\n",
+                "t.yaml:3: auth.consumers[0].kind: must be app, user or team, got 'robot'"},
+        BadCase{"auth:\n  consumers:\n    - {id: c}\n    - {id: c}\n",
+                "t.yaml:4: auth.consumers[1].id: duplicate consumer id 'c'"},
+        BadCase{"auth:\n  consumers:\n    - {id: t1, kind: team}\n    - {id: t2, kind: team, "
+                "team: t1}\n    - {id: u, team: t2}\n",
+                "auth.consumers[2].team: team 't2' is itself in a team (one level only)"},
+        BadCase{"auth:\n  api_keys:\n    - name: k\n      key: k-value-0123\n      previous:\n"
+                "        - {key: a, key_sha256: "
+                "4c096c70250177dc6b23da707d920518369629817705f5a9c88be4ebbbefd416, "
+                "expires_at: 2030-01-01T00:00:00Z}\n",
+                "t.yaml:6: auth.api_keys[0].previous[0]: needs exactly one of key, key_sha256"},
+        BadCase{"auth:\n  jwt:\n    - {issuer: i, jwks_url: \"ftp://x/jwks\"}\n",
+                "t.yaml:3: auth.jwt[0].jwks_url: must be an http(s) URL"},
+        BadCase{"auth:\n  jwt:\n    - {issuer: i}\n",
+                "t.yaml:3: auth.jwt[0]: needs exactly one of jwks_url, jwks_file, hmac_secret"},
+        BadCase{"auth:\n  jwt:\n    - {issuer: i, jwks_file: /j.json, algorithms: [RS256, HS256]}\n",
+                "t.yaml:3: auth.jwt[0]: HS256 needs hmac_secret"},
+        BadCase{"auth:\n  jwt:\n    - {issuer: i, jwks_file: /j.json}\n"
+                "    - {issuer: i, jwks_file: /k.json}\n",
+                "t.yaml:4: auth.jwt[1].issuer: duplicate issuer 'i'"},
+        BadCase{"auth:\n  jwt:\n    - {issuer: i, jwks_file: /j.json, consumer: ghost}\n",
+                "t.yaml:3: auth.jwt[0].consumer: no consumer 'ghost' in auth.consumers"},
         BadCase{"server:\n  listen: 1.2.3.4:80\n  listen: 1.2.3.4:81\n",
                 "t.yaml:3: server.listen: duplicate key"},
         BadCase{"server: [\n", "t.yaml:"},
