@@ -272,4 +272,8 @@ Config default_config();
 // when null) / a literal. An error names the reference only.
 Result<SecretRef> resolve_secret(const std::string& reference, identity::Vault* vault = nullptr);
 
+// A secret held in a file (${file:...}, the vault's file backend): its content without the
+// trailing newlines; empty or unreadable is an error naming the path.
+Result<std::string> read_secret_file(const std::string& path);
+
 }  // namespace torii

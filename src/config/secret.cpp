@@ -27,6 +27,18 @@ ApiError fail(std::string message) { return ApiError::invalid_request(std::move(
 
 }  // namespace
 
+Result<std::string> read_secret_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail("cannot read secret file " + path + ": " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return fail("cannot read secret file " + path);
+  std::string v = ss.str();
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  if (v.empty()) return fail("secret file " + path + " is empty");
+  return v;
+}
+
 Result<SecretRef> resolve_secret(const std::string& reference, identity::Vault* vault) {
   SecretRef out;
   if (reference.empty()) return fail("secret is empty");
@@ -62,15 +74,9 @@ Result<SecretRef> resolve_secret(const std::string& reference, identity::Vault* 
   if (inner.compare(0, 5, "file:") == 0) {
     const std::string path = inner.substr(5);
     if (path.empty()) return fail("empty path in ${file:...}");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail("cannot read secret file " + path + ": " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return fail("cannot read secret file " + path);
-    std::string v = ss.str();
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-    if (v.empty()) return fail("secret file " + path + " is empty");
-    out.value = std::move(v);
+    auto v = read_secret_file(path);
+    if (!v) return v.error();
+    out.value = std::move(*v);
     return out;
   }
   if (inner.compare(0, 6, "vault:") == 0) {

@@ -5,15 +5,11 @@
 #include <openssl/evp.h>
 
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 
 #include "core/log.h"
 #include "identity/vault_backend.h"
@@ -148,16 +144,8 @@ VaultFetch file_fetch(std::string directory) {
   return [directory](const std::string& name, const std::string& key) -> Result<std::string> {
     // name and key were validated: no "..", so the path stays under the directory.
     const std::string path = directory + "/" + name + "/" + key;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return fail("vault secret " + name + "/" + key + ": cannot read " + path + ": " +
-                  std::strerror(errno));
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string v = ss.str();
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-    if (v.empty()) return fail("vault secret " + name + "/" + key + ": " + path + " is empty");
+    auto v = read_secret_file(path);
+    if (!v) return fail("vault secret " + name + "/" + key + ": " + v.error().message);
     return v;
   };
 }

@@ -1,6 +1,8 @@
 // VaultStore: the AES-256-GCM encrypted secrets file of the `local` vault backend.
 #include "identity/vault_store.h"
 
+#include "identity/keys.h"
+
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -34,13 +36,6 @@ const unsigned char* u8(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 unsigned char* u8(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool segment_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
@@ -132,27 +127,18 @@ bool base64_decode(std::string_view text, std::string& out) {
 Result<std::string> parse_master_key(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
     text.remove_suffix(1);
+  static_assert(sizeof(KeyDigest) == kKeyBytes);
+  if (KeyDigest raw; from_hex(text, raw)) return std::string(raw.begin(), raw.end());
   std::string out;
-  if (text.size() == 2 * kKeyBytes) {
-    bool hex = true;
-    for (std::size_t i = 0; i < text.size() && hex; i += 2) {
-      const int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
-      if (hi < 0 || lo < 0) hex = false;
-      else out += static_cast<char>(hi * 16 + lo);
-    }
-    if (hex) return out;
-  }
   if (base64_decode(text, out) && out.size() == kKeyBytes) return out;
   return fail("the vault master key must be 32 bytes, given as 64 hex characters or base64");
 }
 
 std::string new_master_key_hex() {
-  unsigned char raw[kKeyBytes];
-  if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("RAND_bytes failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : raw) out += kHex[b >> 4], out += kHex[b & 15];
-  OPENSSL_cleanse(raw, sizeof raw);
+  KeyDigest raw;
+  if (RAND_bytes(raw.data(), raw.size()) != 1) throw std::runtime_error("RAND_bytes failed");
+  std::string out = to_hex(raw);
+  OPENSSL_cleanse(raw.data(), raw.size());
   return out;
 }
 

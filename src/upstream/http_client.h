@@ -64,12 +64,10 @@ class UpstreamClient {
   virtual std::size_t idle_connections() const = 0;
 };
 
-// The answer of a control-plane call (http_fetch): status, whole body, a few headers.
+// The answer of a control-plane call (http_fetch): status and whole body.
 struct HttpFetchResult {
   int status = 0;
   std::string body;
-  std::string content_type;
-  std::string cache_control;
 };
 
 // A synchronous HTTP(S) call for control-plane work off the request path (vault reads, JWKS

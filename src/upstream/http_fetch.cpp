@@ -18,8 +18,6 @@ Task<Result<HttpFetchResult>> fetch_once(UpstreamClient& client, const Endpoint&
   (*resp)->set_deadline(req.deadline);
   HttpFetchResult out;
   out.status = (*resp)->status();
-  out.content_type = std::string((*resp)->header("content-type"));
-  out.cache_control = std::string((*resp)->header("cache-control"));
   auto body = co_await (*resp)->read_all(limit);
   if (!body) co_return body.error();
   out.body = std::move(*body);

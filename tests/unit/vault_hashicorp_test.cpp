@@ -144,7 +144,7 @@ TEST(VaultHashicorp, UnreachableAndBadAddress) {
   EXPECT_FALSE(make_vault(no_token).ok());
 }
 
-TEST(HttpFetch, ReturnsStatusBodyAndHeaders) {
+TEST(HttpFetch, ReturnsStatusAndBody) {
   CannedServer server({{200, R"({"keys":[]})"}, {200, std::string(100, 'x')}});
   auto ep = make_endpoint(server.url() + "/base", "", UpstreamTimeouts{});
   ASSERT_TRUE(ep.ok());
@@ -155,7 +155,6 @@ TEST(HttpFetch, ReturnsStatusBodyAndHeaders) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, R"({"keys":[]})");
-  EXPECT_EQ(r->content_type, "application/json");
   EXPECT_EQ(server.heads().at(0).rfind("GET /base/jwks.json HTTP/1.1\r\n", 0), 0u);
   auto big = http_fetch(*ep, req, 10);  // past the limit
   EXPECT_FALSE(big.ok());
