@@ -150,8 +150,7 @@ void accept_jwks(Issuer& is, int status, Result<std::string> body) {
 
 // Fetches the issuer's JWKS on the calling worker (the request waits, the thread does not).
 Task<void> fetch_jwks(Issuer& is) {
-  const UpstreamRequest req = jwks_request(is);
-  is.last_attempt_ns.store(mono_ns(), std::memory_order_relaxed);
+  const UpstreamRequest req = jwks_request(is);  // (claim_fetch stamped last_attempt_ns)
   auto resp = co_await UpstreamClient::local().send(*is.jwks_endpoint, req);
   if (!resp) {
     accept_jwks(is, 0, resp.error());
@@ -305,8 +304,9 @@ class AuthPolicy final : public Policy {
                                is->config->jwks_refresh).count();
       const bool have = is->keys.load() != nullptr;
       const bool stale = mono_ns() - is->fetched_ns.load(std::memory_order_relaxed) > refresh;
-      // No keys yet: every request waits for a fetch (a failed one is retried at most once a
-      // second). Stale keys: one request refreshes them, the others go on with the old ones.
+      // No keys yet (the fetch at load failed): one request a second fetches them, the others
+      // get 503 jwks_unavailable meanwhile. Stale keys: one request refreshes them, the others
+      // go on with the old ones.
       if ((!have && claim_fetch(*is, std::chrono::seconds(1))) ||
           (have && stale && claim_fetch(*is, is->config->jwks_min_refetch)))
         co_await fetch_jwks(*is);
