@@ -5,7 +5,9 @@ usage: report.py RESULTS.jsonl NOTES.txt REPORT.md key=value...
 RESULTS.jsonl holds one object per measured case ("kind": "wrk" or "stream"), as run.sh wrote it.
 The key micro=FILE names torii_micro_bench's JSON output (section 5), when it ran: a generic
 table, then the "Provider codecs" subsection for bench/micro/provider_codec_bench.cpp (medians
-when the run had --benchmark_repetitions).
+when the run had --benchmark_repetitions). The key tokenizer_js=FILE names bench/tokenizer.mjs's
+output (js-tiktoken and tiktoken WASM): with the tokenizer/count/* micro-benchmarks it makes the
+"Tokenizer" section (those benchmarks are left out of the generic table).
 """
 import datetime
 import json
@@ -459,7 +461,7 @@ if micro_path and os.path.exists(micro_path):
     runs, reps = pick_runs(micro)
     body = []
     for full, b in runs.items():
-        if full.startswith(CODEC_FAMILIES):
+        if full.startswith(CODEC_FAMILIES) or full.startswith("tokenizer/"):
             continue
         name = full.removeprefix("BM_")
         if b.get("error_occurred"):
@@ -499,6 +501,42 @@ if micro_path and os.path.exists(micro_path):
         if codecs:
             text += "\n\n" + codecs
         sections.append(text)
+
+# 5b. Tokenizer: torii's BPE (tokenizer/count/*) beside js-tiktoken and tiktoken (WASM).
+tok_js_path = meta.get("tokenizer_js", "")
+if micro_path and os.path.exists(micro_path) and tok_js_path and os.path.exists(tok_js_path):
+    tok_runs, _ = pick_runs(json.load(open(micro_path)).get("benchmarks", []))
+    refs = {}
+    for line in open(tok_js_path):
+        if line.strip():
+            r = json.loads(line)
+            refs[(r["impl"], r["encoding"])] = r
+    body, agree = [], True
+    for enc in ("cl100k_base", "o200k_base"):
+        b = tok_runs.get(f"tokenizer/count/{enc}")
+        m = re.search(r"(\d+) tokens", (b or {}).get("label", ""))
+        counts = {r["tokens"] for (_, e), r in refs.items() if e == enc}
+        agree = agree and m is not None and counts == {int(m.group(1))}
+        mine = b.get("bytes_per_second", 0) / 1e6 if b and not b.get("error_occurred") else None
+        js = refs.get(("js-tiktoken", enc), {}).get("mb_per_s")
+        wasm = refs.get(("tiktoken-wasm", enc), {}).get("mb_per_s")
+        best = max(js or 0, wasm or 0)
+        body.append([enc, fmt(mine, 1) if mine else "error", fmt(js, 2) if js else "–",
+                     fmt(wasm, 2) if wasm else "–",
+                     f"{mine / best:.1f}×" if mine and best else "–"])
+    if body:
+        size = next((r["bytes"] for r in refs.values()), 0)
+        sections.append(
+            "## 5b. Tokenizer (MB/s, one core)\n\n" +
+            table(["encoding", "torii", "js-tiktoken", "tiktoken (WASM)", "torii / best JS"],
+                  body) +
+            f"\n\nCPU time to count the tokens of one {size:,}-byte corpus (docs/*.md repeated "
+            "to 1 MiB): torii's `Bpe::count` (bench/micro/tokenizer_bench.cpp) and, in the same "
+            "run, js-tiktoken and tiktoken (Rust compiled to WASM) under Node (bench/tokenizer.mjs, "
+            "versions pinned in bench/package-lock.json). " +
+            ("All three counted the same number of tokens. " if agree else
+             "**The token counts differ between the implementations.** ") +
+            "Alone: `bench/tokenizer.sh`.")
 
 if notes:
     sections.append("## Notes\n\n" + "\n".join(f"- {n}" for n in notes))

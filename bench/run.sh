@@ -439,6 +439,20 @@ else
   problem "micro-benchmarks: $MICRO failed; see $OUT/micro.err"
 fi
 
+# Tokenizer references (bench/tokenizer.mjs): js-tiktoken and tiktoken (WASM) on the corpus of
+# the tokenizer/* micro-benchmarks, for the "Tokenizer" section (bench/tokenizer.sh: alone).
+TOKENIZER_JS=$OUT/tokenizer_js.jsonl
+if [ -z "$MICRO_JSON" ] || [ ! -s "$MICRO_JSON" ]; then
+  TOKENIZER_JS=""
+elif [ ! -d bench/node_modules/tiktoken ]; then
+  TOKENIZER_JS=""
+  note "tokenizer references: skipped (npm ci --prefix bench)"
+elif ! BENCH_TOKENIZER_SECONDS=$([ "$SMOKE" = 1 ] && echo 0.2 || echo 2) \
+  "${PIN_TARGET[@]}" node bench/tokenizer.mjs >"$TOKENIZER_JS" 2>"$OUT/tokenizer_js.err"; then
+  problem "tokenizer references: bench/tokenizer.mjs failed; see $OUT/tokenizer_js.err"
+  TOKENIZER_JS=""
+fi
+
 # ---------------------------------------------------------------- instructions per request
 # callgrind (bench/callgrind.sh): a repeatable count, for the hot-path figures of ARCHITECTURE.md.
 # Full runs only (valgrind makes it ~30 s), or BENCH_ONLY=callgrind.
@@ -597,7 +611,7 @@ python3 bench/report.py "$RESULTS" "$NOTES" "$REPORT" \
   "cores=$(nproc)" "commit=$COMMIT" "pinning=$PINNING" "fd_limit=$FD_LIMIT" \
   "duration=$DUR" "warmup=$WARM" "stream_duration=$STREAM_DUR" \
   "load=$LOAD_START (start), $LOAD_END (end)" "rss_idle_bare=$RSS_IDLE_BARE" "rss_idle_full=$RSS_IDLE_FULL" "problems=$PROBLEMS" \
-  "micro=$MICRO_JSON" "only=$ONLY" "callgrind=$CALLGRIND_TXT"
+  "micro=$MICRO_JSON" "only=$ONLY" "callgrind=$CALLGRIND_TXT" "tokenizer_js=$TOKENIZER_JS"
 echo "bench: wrote $REPORT"
 
 if ((PROBLEMS)); then

@@ -11,6 +11,7 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   nginx-light wrk python3 openssl
+  libhiredis-dev redis-server libpcre2-dev
 )
 # Node may come from elsewhere than Debian (nodesource's nodejs ships its own npm, and Debian's
 # npm package conflicts with it): install Debian's only when the commands are missing.
@@ -33,4 +34,12 @@ stamp=node_modules/.torii-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
+fi
+
+# The tokenizer's BPE tables (data/tokenizer), extracted from the pinned js-tiktoken package:
+# again only when missing or older than the lockfile.
+tok=data/tokenizer
+if [ ! -s "$tok/o200k_base.tiktoken" ] || [ ! -s "$tok/cl100k_base.tiktoken" ] ||
+  [ "$tok/o200k_base.tiktoken" -ot package-lock.json ] || [ "$tok/cl100k_base.tiktoken" -ot package-lock.json ]; then
+  node scripts/extract_ranks.mjs "$tok"
 fi

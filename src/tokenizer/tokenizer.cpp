@@ -1,0 +1,106 @@
+// The process-wide tables, the model -> encoding table and the estimate.
+#include "tokenizer/tokenizer.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "core/log.h"
+
+namespace torii::tokenizer {
+
+std::string_view encoding_name(Encoding e) {
+  return e == Encoding::cl100k_base ? "cl100k_base" : "o200k_base";
+}
+
+std::optional<Encoding> parse_encoding(std::string_view name) {
+  if (name == "cl100k_base") return Encoding::cl100k_base;
+  if (name == "o200k_base") return Encoding::o200k_base;
+  return std::nullopt;
+}
+
+std::string data_dir() {
+  if (const char* env = std::getenv("TORII_DATA_DIR"); env && *env) return env;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  fs::path dir = ec ? fs::current_path(ec) : exe.parent_path();
+  fs::path up = dir.parent_path() / "data" / "tokenizer";
+  if (fs::is_directory(up, ec)) return up.string();
+  return (dir / "data" / "tokenizer").string();
+}
+
+namespace {
+
+struct Slot {
+  std::once_flag once;
+  const Bpe* bpe = nullptr;  // leaked on purpose: a preload thread may still run at exit
+};
+
+std::array<Slot, 2> slots;
+
+}  // namespace
+
+const Bpe* get(Encoding e) {
+  Slot& slot = slots[static_cast<std::size_t>(e)];
+  std::call_once(slot.once, [&slot, e] {
+    std::string file = data_dir() + "/" + std::string(encoding_name(e)) + ".tiktoken";
+    auto started = std::chrono::steady_clock::now();
+    auto loaded = Bpe::load(e, file);
+    if (!loaded) {
+      log::warn("{} (token counts fall back to bytes/4; run scripts/setup.sh)",
+                loaded.error().message);
+      return;
+    }
+    slot.bpe = loaded->release();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started).count();
+    log::debug("tokenizer {}: {} tokens loaded in {} ms", encoding_name(e),
+               slot.bpe->vocabulary_size(), ms);
+  });
+  return slot.bpe;
+}
+
+void preload() {
+  std::thread([] {
+    get(Encoding::o200k_base);
+    get(Encoding::cl100k_base);
+  }).detach();
+}
+
+std::optional<Encoding> encoding_for_model(std::string_view model) {
+  if (auto slash = model.rfind('/'); slash != std::string_view::npos) model.remove_prefix(slash + 1);
+  std::string m(model);
+  for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view v = m;
+  if (v.starts_with("ft:")) v.remove_prefix(3);  // fine-tuned: ft:<base>:<org>:...
+  auto any_prefix = [v](std::initializer_list<std::string_view> prefixes) {
+    for (auto p : prefixes) {
+      if (v.starts_with(p)) return true;
+    }
+    return false;
+  };
+  if (any_prefix({"gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o",
+                  "omni-moderation"})) {
+    return Encoding::o200k_base;
+  }
+  if (any_prefix({"gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada-002"})) {
+    return Encoding::cl100k_base;
+  }
+  return std::nullopt;
+}
+
+std::size_t estimate(std::string_view model, std::string_view text) {
+  if (auto e = encoding_for_model(model)) {
+    if (const Bpe* bpe = get(*e)) return bpe->count(text);
+  }
+  return (text.size() + 3) / 4;
+}
+
+}  // namespace torii::tokenizer
