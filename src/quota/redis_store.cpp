@@ -1,0 +1,475 @@
+// The Redis quota store: two Lua scripts (admit, settle) over a per-io_context connection pool.
+#include "quota/redis_store.h"
+
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <deque>
+#include <optional>
+#include <unordered_map>
+
+#include "quota/redis_client.h"
+
+namespace torii::quota {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+constexpr auto kPause = std::chrono::seconds(1);  // no attempt for this long after a failure
+
+// Rate ops then budget ops, checked on scratch values (a key may repeat within a batch), then
+// applied all or none. Values per op as the memory store: after the op when allowed, the
+// stored values when denied.
+// KEYS: nr rate cells, then the budget counters.
+// ARGV: now_us, nr, per rate op: increment_us, window_us; per budget op: amount, limit,
+// expires_at_ms. Returns {0 allowed | 1 rate denied | 2 budget denied, denied index, values...}.
+constexpr std::string_view kAdmitLua = R"lua(
+local now = tonumber(ARGV[1])
+local nr = tonumber(ARGV[2])
+local nk = #KEYS
+local cur, after = {}, {}
+local kind, at = 0, -1
+local function stored_tat(k)
+  local t = tonumber(redis.call('GET', k) or now)
+  if t < now then t = now end
+  return t
+end
+local function stored_total(k) return tonumber(redis.call('GET', k) or 0) end
+for i = 1, nr do
+  local k = KEYS[i]
+  local t = (cur[k] or stored_tat(k)) + tonumber(ARGV[1 + 2 * i])
+  if t - now > tonumber(ARGV[2 + 2 * i]) then kind, at = 1, i - 1 break end
+  cur[k], after[i] = t, t
+end
+if kind == 0 then
+  local a = 3 + 2 * nr
+  for j = nr + 1, nk do
+    local k = KEYS[j]
+    local limit = tonumber(ARGV[a + 1])
+    local t = (cur[k] or stored_total(k)) + tonumber(ARGV[a])
+    if limit >= 0 and t > limit then kind, at = 2, j - nr - 1 break end
+    cur[k], after[j] = t, t
+    a = a + 3
+  end
+end
+local out = {kind, at}
+if kind ~= 0 then
+  for i = 1, nr do out[2 + i] = stored_tat(KEYS[i]) end
+  for j = nr + 1, nk do out[2 + j] = stored_total(KEYS[j]) end
+  return out
+end
+for i = 1, nr do
+  local k = KEYS[i]
+  if cur[k] then
+    local t = cur[k]
+    redis.call('SET', k, string.format('%d', t))
+    redis.call('PEXPIREAT', k, string.format('%d', math.floor(t / 1000) + 1000))
+    cur[k] = nil
+  end
+  out[2 + i] = after[i]
+end
+local a = 3 + 2 * nr
+for j = nr + 1, nk do
+  local k = KEYS[j]
+  out[2 + j] = redis.call('INCRBY', k, ARGV[a])
+  local exp = tonumber(ARGV[a + 2])
+  if exp > 0 then redis.call('PEXPIREAT', k, string.format('%d', exp + 86400000)) end
+  a = a + 3
+end
+return out
+)lua";
+
+// Never refused: TAT += delta (a cell back at or before now is deleted: the same as absent),
+// total += amount. KEYS: nr rate cells, then the budget counters. ARGV: now_us, nr, per rate
+// op: delta_us; per budget op: amount, expires_at_ms. Returns the totals, per budget op.
+constexpr std::string_view kSettleLua = R"lua(
+local now = tonumber(ARGV[1])
+local nr = tonumber(ARGV[2])
+for i = 1, nr do
+  local k = KEYS[i]
+  local t = tonumber(redis.call('GET', k) or now)
+  if t < now then t = now end
+  t = t + tonumber(ARGV[2 + i])
+  if t <= now then
+    redis.call('DEL', k)
+  else
+    redis.call('SET', k, string.format('%d', t))
+    redis.call('PEXPIREAT', k, string.format('%d', math.floor(t / 1000) + 1000))
+  end
+end
+local out = {}
+local a = 3 + nr
+for j = nr + 1, #KEYS do
+  local k = KEYS[j]
+  out[j - nr] = redis.call('INCRBY', k, ARGV[a])
+  local exp = tonumber(ARGV[a + 1])
+  if exp > 0 then redis.call('PEXPIREAT', k, string.format('%d', exp + 86400000)) end
+  a = a + 2
+end
+return out
+)lua";
+
+std::string sha1_hex(std::string_view text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += kHex[md[i] >> 4], out += kHex[md[i] & 15];
+  return out;
+}
+
+int64_t steady_ns() { return Clock::now().time_since_epoch().count(); }
+
+struct Shared;
+
+// The connections of one store on one io_context. Used only from that io_context's thread.
+struct Pool {
+  struct Waiter {
+    Waiter(const net::any_io_executor& ex, Pool& p) : timer(ex), pool(p) {
+      pool.waiters.push_back(this);
+    }
+    // A call destroyed while it waits (its io_context shutting down) leaves no dangling entry.
+    ~Waiter() { std::erase(pool.waiters, this); }
+    net::steady_timer timer;
+    Pool& pool;
+    std::unique_ptr<RedisConnection> conn;  // handed over by release()
+    bool slot = false;                      // or: a slot freed, connect one
+  };
+  std::weak_ptr<const Shared> owner;
+  std::vector<std::unique_ptr<RedisConnection>> idle;
+  int open = 0;  // idle + in use + being connected
+  std::deque<Waiter*> waiters;
+  bool closed = false;  // the io_context is shutting down
+
+  void release(std::unique_ptr<RedisConnection> c, uint64_t generation) {
+    if (closed) return;
+    if (c && !c->broken() && c->generation == generation) {
+      if (waiters.empty()) {
+        idle.push_back(std::move(c));
+        return;
+      }
+      Waiter* w = waiters.front();
+      waiters.pop_front();
+      w->conn = std::move(c);
+      w->timer.cancel();
+      return;
+    }
+    release_slot();
+  }
+  // One connection fewer: a waiter, if any, may open one.
+  void release_slot() {
+    if (closed) return;
+    --open;
+    if (waiters.empty()) return;
+    Waiter* w = waiters.front();
+    waiters.pop_front();
+    ++open;
+    w->slot = true;
+    w->timer.cancel();
+  }
+};
+
+// One pool per store, per io_context: an Asio service, so that connections die with their
+// io_context (a thread_local pool would outlive an io_context destroyed before its thread).
+class PoolService final : public net::execution_context::service {
+ public:
+  static inline net::execution_context::id id;
+  explicit PoolService(net::execution_context& ctx) : service(ctx) {}
+
+  std::shared_ptr<Pool> pool_for(const std::shared_ptr<const Shared>& owner) {
+    auto& slot = pools_[owner.get()];
+    // A pool of a destroyed store at the same address is not ours.
+    if (!slot || slot->owner.expired()) {
+      std::erase_if(pools_, [&](const auto& kv) { return kv.second && kv.second->owner.expired(); });
+      auto& fresh = pools_[owner.get()];
+      fresh = std::make_shared<Pool>();
+      fresh->owner = owner;
+      return fresh;
+    }
+    return slot;
+  }
+
+ private:
+  // Sockets must close while the reactor still exists: here, not in the destructor. Calls still
+  // suspended hold their pool; once closed, it drops what they give back.
+  void shutdown() override {
+    for (auto& [key, pool] : pools_) {
+      pool->closed = true;
+      pool->idle.clear();
+      pool->waiters.clear();
+    }
+    pools_.clear();
+  }
+  std::unordered_map<const Shared*, std::shared_ptr<Pool>> pools_;
+};
+
+// A connection checked out of its pool; given back (or dropped when broken) on destruction.
+struct Lease {
+  Lease() = default;
+  Lease(Lease&&) = default;
+  Lease& operator=(Lease&&) = default;
+  ~Lease();
+  std::shared_ptr<const Shared> owner;
+  std::shared_ptr<Pool> pool;
+  std::unique_ptr<RedisConnection> conn;
+};
+
+// What every thread shares: settings, script digests, the failure pause.
+struct Shared : std::enable_shared_from_this<Shared> {
+  explicit Shared(const RedisConfig& c) : cfg(c) {
+    ep.host = c.host;
+    ep.port = c.port;
+    ep.db = c.db;
+    ep.password = c.password.value;
+    ep.connect_timeout = c.connect_timeout;
+    admit_sha = sha1_hex(kAdmitLua);
+    settle_sha = sha1_hex(kSettleLua);
+    init.begin(3).arg("SCRIPT").arg("LOAD").arg(kAdmitLua);
+    init.begin(3).arg("SCRIPT").arg("LOAD").arg(kSettleLua);
+  }
+
+  RedisConfig cfg;
+  RedisEndpoint ep;
+  std::string admit_sha, settle_sha;
+  RedisRequest init;
+  std::atomic<int64_t> paused_until_ns{0};
+  std::atomic<uint64_t> generation{0};
+
+  std::string where() const { return ep.host + ":" + std::to_string(ep.port); }
+
+  // A connection failed: every connection opened before is suspect (dropped when met), and
+  // nobody tries again for a second.
+  void failed() {
+    generation.fetch_add(1, std::memory_order_relaxed);
+    paused_until_ns.store(steady_ns() + std::chrono::nanoseconds(kPause).count(),
+                          std::memory_order_relaxed);
+  }
+  std::optional<ApiError> paused() const {
+    if (steady_ns() >= paused_until_ns.load(std::memory_order_relaxed)) return std::nullopt;
+    ApiError e = redis_unavailable("Redis at " + where() + " failed less than 1 s ago");
+    e.retry_after = "1";
+    return e;
+  }
+
+  Task<Result<Lease>> acquire() {
+    if (auto e = paused()) co_return *e;
+    auto ex = co_await net::this_coro::executor;
+    auto& ctx = net::query(ex, net::execution::context);
+    Lease lease;
+    lease.owner = shared_from_this();
+    lease.pool = net::use_service<PoolService>(ctx).pool_for(lease.owner);
+    Pool& pool = *lease.pool;
+    const uint64_t gen = generation.load(std::memory_order_relaxed);
+    while (!pool.idle.empty()) {
+      lease.conn = std::move(pool.idle.back());
+      pool.idle.pop_back();
+      if (lease.conn->generation == gen && !lease.conn->stale()) co_return lease;
+      lease.conn.reset();
+      --pool.open;
+    }
+    if (pool.open >= std::max(1, cfg.pool)) {
+      // All busy: wait for one to come back, at most one round trip's timeout.
+      Pool::Waiter w(ex, pool);
+      w.timer.expires_after(cfg.timeout);
+      co_await w.timer.async_wait(nothrow);
+      if (w.conn) {
+        lease.conn = std::move(w.conn);
+        co_return lease;
+      }
+      if (!w.slot) {
+        co_return redis_unavailable("all " + std::to_string(cfg.pool) +
+                                    " Redis connections of this worker stayed busy for " +
+                                    std::to_string(cfg.timeout.count()) + " ms");
+      }
+      if (auto e = paused()) {
+        pool.release_slot();
+        co_return *e;
+      }
+    } else {
+      ++pool.open;
+    }
+    auto c = co_await RedisConnection::connect(ep, init);
+    if (!c) {
+      failed();
+      pool.release_slot();
+      co_return c.error();
+    }
+    lease.conn = std::move(*c);
+    lease.conn->generation = gen;
+    co_return lease;
+  }
+
+  // A script's call, to resend as EVAL (which also caches it) when the server answers NOSCRIPT.
+  struct Eval {
+    std::string_view text;
+    std::size_t nkeys, nargs;  // nargs: the keys and arguments in `tail`
+    const RedisRequest& tail;
+  };
+
+  // Sends one command (and `eval` instead on NOSCRIPT: the server lost its script cache).
+  // An error reply is an error (the connection stays good); a failed round trip pauses the store.
+  Task<Result<RedisReply>> call(const RedisRequest& req, const Eval* eval) {
+    auto lease = co_await acquire();
+    if (!lease) co_return lease.error();
+    RedisConnection& conn = *lease->conn;
+    auto r = co_await conn.round_trip(req, cfg.timeout);
+    if (r && eval && (*r)[0].is_error() && (*r)[0].str.starts_with("NOSCRIPT")) {
+      RedisRequest again;
+      again.begin(3 + eval->nargs).arg("EVAL").arg(eval->text);
+      again.arg(static_cast<int64_t>(eval->nkeys)).append(eval->tail);
+      r = co_await conn.round_trip(again, cfg.timeout);
+    }
+    if (!r) {
+      failed();
+      co_return r.error();
+    }
+    RedisReply reply = std::move((*r)[0]);
+    if (reply.is_error()) co_return redis_unavailable("Redis at " + where() + ": " + reply.str);
+    co_return reply;
+  }
+
+  // EVALSHA of one script; `tail` holds its keys then its arguments (`nargs` in all).
+  Task<Result<RedisReply>> script(std::string_view sha, std::string_view text, std::size_t nkeys,
+                                  std::size_t nargs, const RedisRequest& tail) {
+    RedisRequest req;
+    req.begin(3 + nargs).arg("EVALSHA").arg(sha).arg(static_cast<int64_t>(nkeys)).append(tail);
+    const Eval eval{text, nkeys, nargs, tail};
+    co_return co_await call(req, &eval);
+  }
+};
+
+Lease::~Lease() {
+  if (pool && conn) pool->release(std::move(conn), owner->generation.load(std::memory_order_relaxed));
+}
+
+// The integers of an array reply, or an error when it is not one of `n` integers.
+Result<std::vector<int64_t>> integers(const RedisReply& r, std::size_t n) {
+  if (r.type != RedisReply::Type::array || r.elements.size() != n)
+    return redis_unavailable("unexpected reply from a quota script");
+  std::vector<int64_t> out;
+  out.reserve(n);
+  for (const auto& e : r.elements) {
+    if (e.type != RedisReply::Type::integer)
+      return redis_unavailable("unexpected reply from a quota script");
+    out.push_back(e.integer);
+  }
+  return out;
+}
+
+class RedisStore final : public QuotaStore {
+ public:
+  explicit RedisStore(const RedisConfig& cfg) : s_(std::make_shared<Shared>(cfg)) {}
+
+  std::string_view kind() const override { return "redis"; }
+
+  Task<Result<RateReply>> consume(std::span<const RateOp> ops, int64_t now_us) override {
+    auto a = co_await admit(ops, {}, now_us);
+    if (!a) co_return a.error();
+    RateReply r;
+    r.allowed = a->allowed;
+    r.denied = a->denied;
+    r.tat_us = std::move(a->tat_us);
+    co_return r;
+  }
+
+  Task<Result<BudgetReply>> reserve(std::span<const BudgetOp> ops) override {
+    auto a = co_await admit({}, ops, 0);
+    if (!a) co_return a.error();
+    BudgetReply r;
+    r.allowed = a->allowed;
+    r.denied = a->denied;
+    r.totals = std::move(a->totals);
+    co_return r;
+  }
+
+  Task<Result<void>> adjust(std::span<const RateAdjust> ops, int64_t now_us) override {
+    auto r = co_await settle(ops, {}, now_us);
+    if (!r) co_return r.error();
+    co_return Result<void>{};
+  }
+
+  Task<Result<std::vector<int64_t>>> adjust(std::span<const BudgetOp> ops) override {
+    co_return co_await settle({}, ops, 0);
+  }
+
+  Task<Result<int64_t>> total(std::string_view key) override {
+    RedisRequest req;
+    req.begin(2).arg("GET").arg(s_->cfg.prefix, key);
+    auto r = co_await s_->call(req, nullptr);
+    if (!r) co_return r.error();
+    if (r->type == RedisReply::Type::nil) co_return int64_t{0};
+    int64_t v = 0;
+    const std::string& s = r->str;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (r->type != RedisReply::Type::string || ec != std::errc() || end != s.data() + s.size())
+      co_return redis_unavailable("the budget counter is not an integer");
+    co_return v;
+  }
+
+  Task<Result<Admission>> admit(std::span<const RateOp> rate, std::span<const BudgetOp> budget,
+                                int64_t now_us) override {
+    Admission a;
+    if (rate.empty() && budget.empty()) {
+      a.allowed = true;
+      co_return a;
+    }
+    RedisRequest tail;
+    const std::string& prefix = s_->cfg.prefix;
+    for (const auto& op : rate) tail.arg(prefix, op.key);
+    for (const auto& op : budget) tail.arg(prefix, op.key);
+    tail.arg(now_us).arg(static_cast<int64_t>(rate.size()));
+    for (const auto& op : rate) tail.arg(op.increment_us).arg(op.window_us);
+    for (const auto& op : budget) tail.arg(op.amount).arg(op.limit).arg(op.expires_at_ms);
+    const std::size_t nkeys = rate.size() + budget.size();
+    const std::size_t nargs = nkeys + 2 + 2 * rate.size() + 3 * budget.size();
+    auto r = co_await s_->script(s_->admit_sha, kAdmitLua, nkeys, nargs, tail);
+    if (!r) co_return r.error();
+    auto v = integers(*r, 2 + nkeys);
+    if (!v) co_return v.error();
+    const auto& x = *v;
+    a.allowed = x[0] == 0;
+    a.rate_denied = x[0] == 1;
+    a.denied = static_cast<int>(x[1]);
+    a.tat_us.assign(x.begin() + 2, x.begin() + 2 + rate.size());
+    a.totals.assign(x.begin() + 2 + rate.size(), x.end());
+    co_return a;
+  }
+
+  Task<Result<std::vector<int64_t>>> settle(std::span<const RateAdjust> rate,
+                                            std::span<const BudgetOp> budget,
+                                            int64_t now_us) override {
+    if (rate.empty() && budget.empty()) co_return std::vector<int64_t>{};
+    RedisRequest tail;
+    const std::string& prefix = s_->cfg.prefix;
+    for (const auto& op : rate) tail.arg(prefix, op.key);
+    for (const auto& op : budget) tail.arg(prefix, op.key);
+    tail.arg(now_us).arg(static_cast<int64_t>(rate.size()));
+    for (const auto& op : rate) tail.arg(op.delta_us);
+    for (const auto& op : budget) tail.arg(op.amount).arg(op.expires_at_ms);
+    const std::size_t nkeys = rate.size() + budget.size();
+    const std::size_t nargs = nkeys + 2 + rate.size() + 2 * budget.size();
+    auto r = co_await s_->script(s_->settle_sha, kSettleLua, nkeys, nargs, tail);
+    if (!r) co_return r.error();
+    co_return integers(*r, budget.size());
+  }
+
+ private:
+  std::shared_ptr<Shared> s_;
+};
+
+}  // namespace
+
+std::shared_ptr<QuotaStore> make_redis_store(const RedisConfig& cfg) {
+  return std::make_shared<RedisStore>(cfg);
+}
+
+}  // namespace torii::quota
