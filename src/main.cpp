@@ -19,6 +19,8 @@
 #include "identity/keys.h"
 #include "identity/vault_cli.h"
 #include "server/server.h"
+#include "tokenizer/tokenize_cli.h"
+#include "tokenizer/tokenizer.h"
 #include "tools/mock/mock.h"
 
 using namespace torii;
@@ -74,6 +76,8 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     return 1;
   }
   Config config = std::move(*loaded);
+  // The token tables load in the background (~0.1 s): quotas estimate prompts with them.
+  tokenizer::preload();
   if (!listen.empty() && !parse_listen(listen, config.server)) {
     log::error("--listen '{}': expected HOST:PORT", listen);
     return 1;
@@ -296,6 +300,12 @@ int main(int argc, char** argv) {
   std::string key_name = "my-app";
   keys_new->add_option("--name", key_name, "the key's name in the config");
 
+  auto* tokenize_cmd = app.add_subcommand("tokenize", "print the BPE token ids of stdin");
+  std::string tok_encoding;
+  bool tok_count = false;
+  tokenize_cmd->add_option("--encoding", tok_encoding, "cl100k_base or o200k_base")->required();
+  tokenize_cmd->add_flag("--count", tok_count, "print the number of tokens only");
+
   CLI11_PARSE(app, argc, argv);
   log::init(level);
   raise_fd_limit();
@@ -309,6 +319,9 @@ int main(int argc, char** argv) {
               << "- name: " << key_name << "\n"
               << "  key_sha256: " << identity::to_hex(identity::key_digest(key)) << "\n";
     return 0;
+  }
+  if (*tokenize_cmd) {
+    return tokenizer::run_tokenize_cli(tok_encoding, tok_count, std::cin, std::cout, std::cerr);
   }
   if (*vault_cmd) {
     for (auto* c : {vault_put, vault_get, vault_list, vault_new_key})

@@ -244,6 +244,65 @@ struct EgressConfig {
   std::vector<std::string> allow_networks;  // CIDRs exempt from the private-address refusal
 };
 
+// ---- Quotas (docs/QUOTAS.md) ----
+
+// What a limit or budget counts separately: one counter per distinct combination of these.
+enum class QuotaScope { key, consumer, group, model, route, provider };
+
+// Requests and/or tokens per window, checked with GCRA.
+struct RateLimitConfig {
+  std::string id;
+  std::vector<QuotaScope> scope;      // empty: one counter for every request it applies to
+  std::vector<RuleCondition> when;    // the requests it applies to (all must hold); empty: all
+  int64_t requests = 0;               // per window; 0: not limited
+  int64_t tokens = 0;                 // prompt + completion per window; 0: not limited
+  std::chrono::milliseconds window{60'000};  // second | minute | hour | day
+  int line = 0;
+};
+
+enum class BudgetPeriod { hour, day, week, month, total };
+
+struct BudgetConfig {
+  std::string id;
+  std::vector<QuotaScope> scope;
+  std::vector<RuleCondition> when;
+  int64_t usd_micros = 0;  // money per period (micro-USD); 0: not limited
+  int64_t tokens = 0;      // tokens per period; 0: not limited
+  BudgetPeriod period = BudgetPeriod::month;  // renews on the UTC calendar (weeks: Monday)
+  bool soft = false;       // soft: never refuses; alerts at 80% and 100%
+  std::string webhook;     // soft (or block) alerts are POSTed here; "" none
+  int line = 0;
+};
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  SecretRef password;      // AUTH; empty: none
+  std::string prefix = "torii:";  // every key starts with it
+  int pool = 2;            // connections per worker thread
+  std::chrono::milliseconds timeout{50};   // per command round trip
+  std::chrono::milliseconds connect_timeout{200};
+};
+
+// A price per model, in micro-USD: per 1M tokens for tokens, per unit for images and audio.
+// -1: not given (cached reads then cost the input price, cache writes the input price,
+// reasoning the output price).
+struct PriceConfig {
+  int64_t input = -1, output = -1, cached_input = -1, cache_write = -1, reasoning = -1;
+  int64_t image = -1, audio_second = -1;
+};
+
+struct QuotasConfig {
+  std::string store = "memory";  // memory | redis
+  RedisConfig redis;
+  bool fail_open = true;         // the store is unreachable: count locally (true) or refuse (503)
+  int64_t default_max_tokens = 4096;  // reservations for requests without max_tokens
+  std::vector<RateLimitConfig> limits;
+  std::vector<BudgetConfig> budgets;
+  bool active() const { return !limits.empty() || !budgets.empty(); }
+};
+
 struct Config {
   ServerOptions server;
   std::vector<ProviderConfig> providers;
@@ -254,6 +313,10 @@ struct Config {
   AuthorizationConfig authorization;
   VaultConfig vault;
   EgressConfig egress;
+  QuotasConfig quotas;
+  // `prices:` overrides of the built-in table (config/prices.yaml), keyed "provider/model" or
+  // "model" (a trailing '*' matches a prefix).
+  std::map<std::string, PriceConfig> prices;
   std::shared_ptr<identity::Vault> vault_client;  // built from `vault` at load; null: none
   bool demo = false;  // the embedded demo config (prints the demo key)
   std::string source = "<embedded>";

@@ -81,6 +81,27 @@ Config default_config() {
   over.number = 4096;
   cap.when = {by_key, over};
   cfg.authorization.rules.push_back(std::move(cap));
+
+  // Quotas (docs/QUOTAS.md): the demo key may send 600 requests and 200k tokens a minute and
+  // spend 5 USD a day, at a made-up price for the mock model, so that every answer shows its
+  // x-ratelimit-* headers and its x-torii-cost-usd.
+  RateLimitConfig rate;
+  rate.id = "demo-rate";
+  rate.scope = {QuotaScope::key};
+  rate.requests = 600;
+  rate.tokens = 200'000;
+  rate.window = std::chrono::minutes(1);
+  cfg.quotas.limits.push_back(std::move(rate));
+  BudgetConfig daily;
+  daily.id = "demo-daily";
+  daily.scope = {QuotaScope::key};
+  daily.usd_micros = 5'000'000;
+  daily.period = BudgetPeriod::day;
+  cfg.quotas.budgets.push_back(std::move(daily));
+  PriceConfig mock_price;
+  mock_price.input = 500'000;    // 0.50 USD per 1M tokens
+  mock_price.output = 1'500'000;  // 1.50 USD per 1M tokens
+  cfg.prices["mock-1"] = mock_price;
   return cfg;
 }
 

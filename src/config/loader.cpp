@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
-#include "config/loader_identity.h"
+#include "config/loader_quotas.h"
 #include "providers/registry.h"
 
 namespace torii {
@@ -30,9 +30,9 @@ bool is_token_char(char c) {  // RFC 9110 tchar
          std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
-class Loader final : public IdentityLoader {
+class Loader final : public QuotasLoader {
  public:
-  using IdentityLoader::IdentityLoader;
+  using QuotasLoader::QuotasLoader;
 
   Result<Config> run(const std::string& text) {
     YAML::Node root;
@@ -48,12 +48,13 @@ class Loader final : public IdentityLoader {
     cfg.source = source_;
     if (!root.IsMap()) {
       error(root, "", "the document must be a mapping with server, providers, routes, auth, "
-                      "authorization, vault, egress");
+                      "authorization, vault, egress, quotas, prices");
     } else {
       // The vault first: the other sections' secrets may be ${vault:NAME/KEY} references.
       if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);
       each_key(root, "",
-               {"server", "providers", "routes", "auth", "authorization", "vault", "egress"},
+               {"server", "providers", "routes", "auth", "authorization", "vault", "egress",
+                "quotas", "prices"},
                [&](const std::string& key, const YAML::Node& v, const std::string& path) {
                  if (key == "server") server(v, path, cfg.server);
                  if (key == "providers") providers(v, path, cfg);
@@ -61,6 +62,8 @@ class Loader final : public IdentityLoader {
                  if (key == "auth") auth(v, path, cfg);
                  if (key == "authorization") authorization(v, path, cfg);
                  if (key == "egress") egress(v, path, cfg);
+                 if (key == "quotas") quotas(v, path, cfg);
+                 if (key == "prices") prices(v, path, cfg);
                });
       check_routes(cfg);
       check_identity(cfg);

@@ -10,7 +10,10 @@
 #include <set>
 #include <tuple>
 
+#include "core/log.h"
 #include "policies/auth/auth_policy.h"
+#include "policies/quota/quota_policy.h"
+#include "quota/prices.h"
 #include "providers/openai_compatible.h"
 #include "providers/registry.h"
 #include "providers/vendors.h"
@@ -254,6 +257,26 @@ Target make_target(const ProviderSlot& slot, const std::string& model, int weigh
 
 }  // namespace
 
+namespace {
+
+// A money budget counts nothing for a model without a price: say so at load.
+void warn_unpriced(const Snapshot& s) {
+  bool money = false;
+  for (const auto& b : s.config.quotas.budgets) money = money || b.usd_micros > 0;
+  if (!money) return;
+  std::set<std::string> told;
+  for (const auto& [name, variants] : s.routes)
+    for (const Route& r : variants)
+      for (const Target& t : r.targets) {
+        const std::string full = t.provider->name() + "/" + t.model;
+        if (!s.prices->find(t.provider->name(), t.model) && told.insert(full).second)
+          log::warn("no price for {}: money budgets count its calls as 0 USD (add it under "
+                    "prices:)", full);
+      }
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
                                                        const std::string& builtin_mock_url,
                                                        routing::HealthRegistry* registry) {
@@ -319,6 +342,15 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     s->policies.push_back(std::move(*auth));
   }
   s->authorizer = std::make_unique<identity::Authorizer>(s->config.authorization);
+  s->prices = std::make_unique<quota::PriceTable>(s->config.prices);
+  if (s->config.quotas.active()) {
+    auto store = shared_quota_store(s->config.quotas);
+    if (!store) return store.error();
+    auto quota = make_quota_policy(s->config, *s->prices, std::move(*store));
+    if (!quota) return quota.error();
+    s->policies.push_back(std::move(*quota));
+    warn_unpriced(*s);
+  }
   s->models_json = s->models_for(nullptr);
   return std::shared_ptr<const Snapshot>(std::move(s));
 }

@@ -14,9 +14,11 @@
 #include "identity/authz.h"
 #include "pipeline/policy.h"
 #include "providers/provider.h"
+#include "quota/prices.h"
 #include "routing/route.h"
 
 namespace torii {
+
 
 // A declared provider as routes use it.
 struct ProviderSlot {
@@ -39,7 +41,8 @@ struct Snapshot {
   std::unique_ptr<routing::RouteState> direct_state;  // unlisted "<provider>/<model>"
   std::unique_ptr<routing::HealthRegistry> own_registry;  // when none was given
   std::vector<std::unique_ptr<Policy>> policies;  // the chain, in order
-  std::unique_ptr<identity::Authorizer> authorizer;  // `authorization:`, once the route is known
+  std::unique_ptr<identity::Authorizer> authorizer;
+  std::unique_ptr<quota::PriceTable> prices;  // built-in table + `prices:` (never null once built)  // `authorization:`, once the route is known
   std::string models_json;                        // GET /v1/models for a caller with no group
 
   // The route for a client's "model", for a caller in `groups` (may be null): an alias (the

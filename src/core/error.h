@@ -12,6 +12,7 @@ struct ApiError {
   std::string message;                // human-readable; never contains a secret
   std::string param;                  // the offending request field, may be empty
   std::string retry_after;            // seconds, forwarded as Retry-After on 429/503
+  std::string retry_after_ms;         // milliseconds, sent as retry-after-ms (OpenAI's SDKs read it)
   bool retryable = false;             // another candidate may succeed (set on upstream errors)
 
   static ApiError invalid_request(std::string message, std::string param = {},

@@ -5,6 +5,8 @@
 #include "core/log.h"
 #include "pipeline/runner.h"
 #include "providers/openai_passthrough.h"
+#include "quota/money.h"
+#include "quota/prices.h"
 #include "upstream/http_client.h"
 #include "upstream/sse_parser.h"
 
@@ -29,7 +31,11 @@ void answer_headers(const RequestContext& ctx, Headers& h) {
   h.emplace_back("x-torii-provider", ctx.provider);
   h.emplace_back("x-torii-model", ctx.upstream_model);
   h.emplace_back("x-torii-attempts", std::to_string(ctx.attempts.size()));
-  for (const auto& kv : ctx.upstream_rate_limits) h.push_back(kv);
+  // The gateway's own limits (quota policy) replace the provider's headers of the same name.
+  for (const auto& kv : ctx.response_headers) h.push_back(kv);
+  for (const auto& kv : ctx.upstream_rate_limits)
+    if (ctx.response_headers.empty() || find_header(ctx.response_headers, kv.first).empty())
+      h.push_back(kv);
   if (!ctx.ignored.empty()) {
     std::string list;
     for (const auto& f : ctx.ignored) list += (list.empty() ? "" : ",") + f;
@@ -37,10 +43,31 @@ void answer_headers(const RequestContext& ctx, Headers& h) {
   }
 }
 
+// The answering model's price (null: not priced).
+const quota::Price* price_of(const RequestContext& ctx) {
+  return ctx.snapshot->prices ? ctx.snapshot->prices->find(ctx.provider, ctx.upstream_model)
+                              : nullptr;
+}
+
 Headers stream_headers(const RequestContext& ctx) {
   Headers h{{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}};
   answer_headers(ctx, h);
+  // The cost is known at the end only: an HTTP trailer (HTTP/1.1 chunked streams).
+  if (price_of(ctx)) h.emplace_back("trailer", "x-torii-cost-usd");
   return h;
+}
+
+// Prices the call from ctx.usage (when the provider reported it) into ctx.cost_micros.
+void price_call(RequestContext& ctx) {
+  if (!ctx.usage.known()) return;
+  if (const quota::Price* p = price_of(ctx)) ctx.cost_micros = quota::cost_micros(*p, ctx.usage);
+}
+
+// The trailer that ends a priced stream: "x-torii-cost-usd: 0.000125\r\n", or "".
+std::string cost_trailer(RequestContext& ctx) {
+  price_call(ctx);
+  if (ctx.cost_micros < 0) return {};
+  return "x-torii-cost-usd: " + quota::format_micros(ctx.cost_micros) + "\r\n";
 }
 
 bool has(std::string_view hay, std::string_view needle) {
@@ -183,8 +210,12 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
     if (!co_await ex.start_stream(200, stream_headers(ctx))) co_return Outcome::stop;
   }
   encoder->finish();
-  if (co_await ex.write(out)) co_await ex.finish_stream();
-  else ctx.client_disconnected = true;
+  if (co_await ex.write(out)) {
+    const std::string trailer = cost_trailer(ctx);
+    co_await ex.finish_stream(trailer);
+  } else {
+    ctx.client_disconnected = true;
+  }
   co_return Outcome::done;
 }
 
@@ -240,6 +271,9 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
   // (GCC 12 mis-compiles a braced header list inside a co_await expression: build it first.)
   Headers headers{{"content-type", "application/json"}};
   answer_headers(ctx, headers);
+  price_call(ctx);
+  if (ctx.cost_micros >= 0)
+    headers.emplace_back("x-torii-cost-usd", quota::format_micros(ctx.cost_micros));
   if (!co_await ex.respond(view.status, std::move(headers), std::move(view.body)))
     ctx.client_disconnected = true;
   co_return Outcome::done;
@@ -313,6 +347,17 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
     co_return rep;
   }
   req->deadline = deadline;
+  // Policies with per-target work (provider-scoped quotas): a reject skips this target.
+  const auto& chain = ctx.snapshot->policies;
+  for (std::size_t i = 0; i < ran; ++i) {
+    if (!chain[i]->wants_attempts()) continue;
+    Verdict v = co_await chain[i]->on_attempt(ctx, target);
+    if (v.kind() == Verdict::Kind::reject) {
+      last = v.error();
+      rep.outcome = Outcome::next_target;
+      co_return rep;
+    }
+  }
   rep.called = true;
   Attempt& attempt = ctx.attempts.emplace_back();
   attempt.provider = provider.name();

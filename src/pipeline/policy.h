@@ -6,7 +6,8 @@
 //
 // Phase order for one request (docs/LIFE_OF_A_REQUEST.md):
 //   on_headers  (in chain order)  - head read, body not yet read
-//   on_request  (in chain order)  - body decoded
+//   on_request  (in chain order)  - body decoded, route resolved and authorized
+//   on_attempt  (in chain order)  - before each upstream call, for the target about to be tried
 //   ... upstream ...
 //   on_chunk    (reverse order)   - each streamed chunk, only for policies whose on_request ran
 //   on_response (reverse order)   - the whole non-streamed answer, same rule
@@ -19,6 +20,8 @@
 #include "pipeline/request_context.h"
 
 namespace torii {
+
+struct Target;
 
 // One streamed event as policies see it: canonical (`event`, when the provider's format is not
 // the client's), or passthrough (`data`, the event in the client's own format; `name` is its
@@ -82,8 +85,18 @@ class Policy {
   // (authentication). Default: next.
   virtual Task<Verdict> on_headers(RequestContext& ctx) { co_return Verdict::next(); }
 
-  // After the body is decoded (ctx.request, ctx.model are set). Default: next.
+  // After the body is decoded and the route resolved (ctx.request, ctx.model, ctx.route are
+  // set; authorization passed). Default: next.
   virtual Task<Verdict> on_request(RequestContext& ctx) { co_return Verdict::next(); }
+
+  // Whether on_attempt has work to do (the proxy skips the call otherwise).
+  virtual bool wants_attempts() const { return false; }
+  // Before each upstream call, for `target` (only policies whose on_request ran). A reject
+  // skips this target: failover goes on to the next one, and the last reject is the answer when
+  // none is left. Default: next.
+  virtual Task<Verdict> on_attempt(RequestContext& ctx, const Target& target) {
+    co_return Verdict::next();
+  }
 
   // For each streamed event before it is encoded for the client. A reject ends the stream with
   // an error event (or, before the first byte, is the answer). Synchronous: it runs per event.

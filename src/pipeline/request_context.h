@@ -94,6 +94,9 @@ struct RequestContext {
   std::unique_ptr<ChatRequest> canonical;
   std::vector<std::string> ignored;  // hints dropped in translation (x-torii-ignored-params)
   Headers upstream_rate_limits;      // the answering provider's rate-limit headers, x-ratelimit-*
+  // Headers policies add to the answer, success or error (the quota's x-ratelimit-*, which
+  // replace a provider's of the same name).
+  Headers response_headers;
   std::string model;            // as the client asked
   bool stream = false;
   bool client_wants_usage = false;  // stream_options.include_usage was set by the client
@@ -105,6 +108,7 @@ struct RequestContext {
   std::string provider;        // the one that answered
   std::string upstream_model;  // the model at that provider
   Usage usage;
+  int64_t cost_micros = -1;  // the call's cost in micro-USD (quota/prices.h); -1: not priced
 
   int status = 0;                   // HTTP status sent to the client
   std::optional<ApiError> error;    // the error, if the request failed (also mid-stream)
@@ -115,15 +119,28 @@ struct RequestContext {
   // The state slot of type T (created on first use). One per type per request.
   template <class T>
   T& state() {
-    static const int id = next_slot_id();
+    const int id = slot_id<T>();
     for (auto& [k, v] : slots_)
       if (k == id) return static_cast<T&>(*v);
     slots_.emplace_back(id, std::make_unique<T>());
     return static_cast<T&>(*slots_.back().second);
   }
+  // Whether the slot of type T was created.
+  template <class T>
+  bool has_state() const {
+    const int id = slot_id<T>();
+    for (const auto& [k, v] : slots_)
+      if (k == id) return true;
+    return false;
+  }
 
  private:
   static int next_slot_id();
+  template <class T>
+  static int slot_id() {
+    static const int id = next_slot_id();
+    return id;
+  }
   std::vector<std::pair<int, std::unique_ptr<PolicyState>>> slots_;
 };
 

@@ -23,12 +23,32 @@ Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e) {
   if (!ctx.error) ctx.error = e;
   Headers h{{"content-type", "application/json"}, {"x-request-id", ctx.request_id}};
   if (!e.retry_after.empty()) h.emplace_back("retry-after", e.retry_after);
+  if (!e.retry_after_ms.empty()) h.emplace_back("retry-after-ms", e.retry_after_ms);
   if (!ctx.attempts.empty()) h.emplace_back("x-torii-attempts", std::to_string(ctx.attempts.size()));
+  for (const auto& kv : ctx.response_headers) h.push_back(kv);
   for (const auto& kv : ctx.upstream_rate_limits)
     if (find_header(h, kv.first).empty()) h.push_back(kv);
   // (Built first: GCC 12 mis-compiles a conditional temporary inside a co_await expression.)
   std::string body = ctx.codec ? ctx.codec->error_body(e) : to_openai_json(e);
   co_await ex.respond(e.status, std::move(h), std::move(body));
+}
+
+// What routing and authorization rules read from this request.
+routing::RuleInput rule_input(const RequestContext& ctx) {
+  routing::RuleInput in;
+  in.header = [&ctx](std::string_view name) { return ctx.head->header(name); };
+  in.metadata = ctx.principal.metadata;
+  in.groups = ctx.principal.groups;
+  in.body = &ctx.request;
+  in.prompt_tokens = [&ctx, tokens = int64_t{-1}]() mutable {
+    if (tokens < 0) tokens = routing::estimate_prompt_tokens(ctx.request);
+    return tokens;
+  };
+  in.consumer = ctx.principal.id;
+  in.key = ctx.principal.key_name;
+  in.claims = ctx.principal.claims;
+  in.model = ctx.model;
+  return in;
 }
 
 Result<const ChatRequest*> canonical_request(RequestContext& ctx) {
@@ -63,6 +83,7 @@ Task<void> answer(RequestContext& ctx, Exchange& ex, Verdict& v) {
   ctx.status = v.status();
   Headers h = std::move(v.headers());
   h.emplace_back("x-request-id", ctx.request_id);
+  for (const auto& kv : ctx.response_headers) h.push_back(kv);
   if (find_header(h, "content-type").empty()) h.emplace_back("content-type", "application/json");
   co_await ex.respond(v.status(), std::move(h), std::move(v.body()));
 }
@@ -78,24 +99,6 @@ ApiError body_error(BodyError e, const ServerOptions& opt) {
     default:
       return ApiError::invalid_request("request body could not be read");
   }
-}
-
-// What routing and authorization rules read from this request.
-routing::RuleInput rule_input(const RequestContext& ctx) {
-  routing::RuleInput in;
-  in.header = [&ctx](std::string_view name) { return ctx.head->header(name); };
-  in.metadata = ctx.principal.metadata;
-  in.groups = ctx.principal.groups;
-  in.body = &ctx.request;
-  in.prompt_tokens = [&ctx, tokens = int64_t{-1}]() mutable {
-    if (tokens < 0) tokens = routing::estimate_prompt_tokens(ctx.request);
-    return tokens;
-  };
-  in.consumer = ctx.principal.id;
-  in.key = ctx.principal.key_name;
-  in.claims = ctx.principal.claims;
-  in.model = ctx.model;
-  return in;
 }
 
 // Content rules: the first rule whose conditions all hold names the route to use instead.
@@ -168,16 +171,6 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   ctx.stream = info->stream;
   ctx.client_wants_usage = info->include_usage;
 
-  std::size_t ran = 0;
-  for (const auto& p : snap.policies) {
-    Verdict v = co_await p->on_request(ctx);
-    ++ran;
-    if (!v.is_next()) {
-      co_await answer(ctx, ex, v);
-      co_return;
-    }
-  }
-
   Route scratch;
   ctx.route = snap.resolve(ctx.model, ctx.principal.groups, scratch);
   if (ctx.route && !ctx.route->rules.empty()) ctx.route = apply_rules(ctx, *ctx.route, scratch);
@@ -195,6 +188,16 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
       co_return;
     }
   }
+  std::size_t ran = 0;
+  for (const auto& p : snap.policies) {
+    Verdict v = co_await p->on_request(ctx);
+    ++ran;
+    if (!v.is_next()) {
+      co_await answer(ctx, ex, v);
+      co_return;
+    }
+  }
+
   if (ctx.api == InboundApi::anthropic_count_tokens) co_await count_tokens(ctx, ex);
   else co_await proxy_chat(ctx, ex, ran);
 }

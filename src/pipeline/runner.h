@@ -2,6 +2,7 @@
 // The pipeline runner: the phases of docs/LIFE_OF_A_REQUEST.md for one request.
 #include "core/task.h"
 #include "pipeline/request_context.h"
+#include "routing/route.h"
 #include "server/http.h"
 
 namespace torii {
@@ -14,6 +15,9 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex);
 // Answers with `e` in the shape of the client's API (ctx.codec; OpenAI when unset), with
 // x-request-id and Retry-After.
 Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e);
+
+// What routing, authorization and quota rules (`when:`) read from this request.
+routing::RuleInput rule_input(const RequestContext& ctx);
 
 // The canonical form of ctx.request, decoded on first call (errors are the client's: 400s).
 Result<const ChatRequest*> canonical_request(RequestContext& ctx);

@@ -93,6 +93,9 @@ bool glob_match(std::string_view pattern, std::string_view text);
 // Prompt tokens, estimated: a token per 4 bytes of the request's text (message contents,
 // system, instructions, input, prompt, tools), not counting inline files and images.
 int64_t estimate_prompt_tokens(const boost::json::object& body);
+// Calls fn on each piece of a request's text that estimate_prompt_tokens counts.
+void for_each_prompt_text(const boost::json::object& body,
+                          const std::function<void(std::string_view)>& fn);
 
 // RFC 6901 JSON pointer ("/metadata/tier", "/messages/0/role") into a request body; nullptr
 // when it does not resolve.

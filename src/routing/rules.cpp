@@ -2,6 +2,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
+#include <functional>
 
 #include "routing/route.h"
 
@@ -239,12 +240,13 @@ bool match_subject(const RuleCondition& c, const RuleInput& in) {
   return false;
 }
 
-void text_bytes(const boost::json::value& v, int64_t& n, int depth) {
+void each_text(const boost::json::value& v, const std::function<void(std::string_view)>& fn,
+               int depth) {
   if (depth > 64) return;
   if (v.is_string()) {
-    n += static_cast<int64_t>(v.get_string().size());
+    fn(std::string_view(v.get_string().data(), v.get_string().size()));
   } else if (v.is_array()) {
-    for (const auto& x : v.get_array()) text_bytes(x, n, depth + 1);
+    for (const auto& x : v.get_array()) each_text(x, fn, depth + 1);
   } else if (v.is_object()) {
     for (const auto& kv : v.get_object()) {
       const std::string_view k = kv.key();
@@ -252,17 +254,22 @@ void text_bytes(const boost::json::value& v, int64_t& n, int depth) {
       if (k == "image_url" || k == "data" || k == "file_data" || k == "source" ||
           k == "input_audio" || k == "url" || k == "signature")
         continue;
-      text_bytes(kv.value(), n, depth + 1);
+      each_text(kv.value(), fn, depth + 1);
     }
   }
 }
 
 }  // namespace
 
+void for_each_prompt_text(const boost::json::object& body,
+                          const std::function<void(std::string_view)>& fn) {
+  for (const char* k : {"messages", "system", "instructions", "input", "prompt", "tools"})
+    if (const auto* v = body.if_contains(k)) each_text(*v, fn, 0);
+}
+
 int64_t estimate_prompt_tokens(const boost::json::object& body) {
   int64_t bytes = 0;
-  for (const char* k : {"messages", "system", "instructions", "input", "prompt", "tools"})
-    if (const auto* v = body.if_contains(k)) text_bytes(*v, bytes, 0);
+  for_each_prompt_text(body, [&](std::string_view t) { bytes += static_cast<int64_t>(t.size()); });
   return (bytes + 3) / 4;
 }
 

@@ -49,10 +49,11 @@ class Exchange {
   virtual Task<bool> respond(int status, Headers headers, std::string body) = 0;
 
   // A streamed response (chunked). start_stream sends the head; each write sends one chunk
-  // at once (no buffering); finish_stream sends the last chunk.
+  // at once (no buffering); finish_stream sends the last chunk, with `trailer` (header lines,
+  // each ending in CRLF, announced by a `trailer` head field) on HTTP/1.1.
   virtual Task<bool> start_stream(int status, Headers headers) = 0;
   virtual Task<bool> write(std::string_view data) = 0;
-  virtual Task<bool> finish_stream() = 0;
+  virtual Task<bool> finish_stream(std::string_view trailer = {}) = 0;
 
   // Closes the connection at once, mid-response (the mock's fault injection uses it).
   virtual void abort() = 0;

@@ -242,12 +242,15 @@ class ExchangeImpl final : public Exchange {
     co_return !ec;
   }
 
-  Task<bool> finish_stream() override {
+  Task<bool> finish_stream(std::string_view trailer) override {
     finished_ = true;
     if (broken_) co_return false;
     if (version_ < 11) co_return true;
     stream_.expires_after(opt_.write_timeout);
-    auto [ec, n] = co_await net::async_write(stream_, net::buffer("0\r\n\r\n", 5), nothrow);
+    std::array<net::const_buffer, 3> last{net::buffer("0\r\n", 3),
+                                          net::buffer(trailer.data(), trailer.size()),
+                                          net::buffer("\r\n", 2)};
+    auto [ec, n] = co_await net::async_write(stream_, last, nothrow);
     if (ec) broken_ = true;
     co_return !ec;
   }

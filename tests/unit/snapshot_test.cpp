@@ -175,7 +175,10 @@ TEST(Snapshot, DefaultConfigBuilds) {
   EXPECT_EQ(r->targets[0].provider->name(), "mock");
   EXPECT_EQ(r->targets[0].model, "mock-1");
   EXPECT_EQ(r->targets[1].provider->name(), "mock-flaky");  // fails 30% of calls
-  EXPECT_EQ(s->policies.size(), 1u);
+  ASSERT_EQ(s->policies.size(), 2u);  // auth, then the demo key's quotas
+  EXPECT_EQ(s->policies[0]->name(), "auth");
+  EXPECT_EQ(s->policies[1]->name(), "quota");
+  EXPECT_NE(s->prices->find("mock", "mock-1"), nullptr);  // the demo's made-up price
 }
 
 TEST(SnapshotHolder, SwapKeepsOldAlive) {

@@ -1,0 +1,97 @@
+// The quota policy per request (issue: memory store <= 2 us): on_request reserves a request
+// cell, a token cell and a money budget (one admit on the store: the prompt's token estimate,
+// the dearest target's price), and on_complete settles them to the answer's usage (a detached
+// coroutine, run here to completion). BM_QuotaHarness is the same loop (context, body, two
+// coroutines) without the policy: subtract it.
+#include <benchmark/benchmark.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+
+#include "config/snapshot.h"
+#include "policies/quota/quota_policy.h"
+#include "quota/prices.h"
+#include "quota/store.h"
+
+namespace torii::bench {
+namespace {
+
+constexpr const char* kQuotaYaml = R"(
+egress: {allow_networks: [127.0.0.0/8]}
+providers:
+  - {name: openai, kind: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [mistral-small-latest]}
+  - {name: backup, kind: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [mistral-small-latest]}
+routes:
+  - {name: smart, targets: [openai/mistral-small-latest, backup/mistral-small-latest]}
+quotas:
+  limits:
+    - {id: per-key, scope: [key], requests: 1000000000, tokens: 1000000000000, per: minute}
+  budgets:
+    - {id: monthly, scope: [consumer], usd: 1000000, period: month}
+)";
+
+Task<void> request(Policy& p, RequestContext& ctx, bool& ok) {
+  Verdict v = co_await p.on_request(ctx);
+  ok = v.is_next();
+}
+
+Task<void> empty(bool& ok) {
+  ok = true;
+  co_return;
+}
+
+void run_quota(benchmark::State& state, bool with_policy) {
+  auto snap = std::move(*build_snapshot(std::move(*parse_config(kQuotaYaml, "bench.yaml")),
+                                        "http://127.0.0.1:9"));
+  auto policy = std::move(*make_quota_policy(snap->config, *snap->prices,
+                                             quota::make_memory_store()));
+  RequestHead head;
+  Route scratch;
+  const Route* route = snap->resolve("smart", nullptr, scratch);
+  const std::string body =
+      R"({"model":"smart","max_tokens":256,"messages":[{"role":"system","content":"You are a)"
+      R"( helpful assistant."},{"role":"user","content":"Summarise the plot of Hamlet in three)"
+      R"( sentences, for a reader who has never seen the play."}]})";
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back("key-" + std::to_string(i));
+  net::io_context io;
+  bool ok = false;
+  std::size_t n = 0;
+  for (auto _ : state) {
+    RequestContext ctx;
+    ctx.snapshot = snap;
+    ctx.head = &head;
+    ctx.api = InboundApi::openai_chat;
+    ctx.model = "smart";
+    ctx.request = boost::json::parse(body).as_object();
+    ctx.principal.authenticated = true;
+    ctx.principal.id = ctx.principal.key_name = keys[n++ % keys.size()];
+    ctx.route = route;
+    if (with_policy) net::co_spawn(io, request(*policy, ctx, ok), net::detached);
+    else net::co_spawn(io, empty(ok), net::detached);
+    io.run();
+    io.restart();
+    if (!ok) state.SkipWithError("refused");
+    ctx.status = 200;
+    ctx.provider = "openai";
+    ctx.upstream_model = "mistral-small-latest";
+    ctx.attempts.emplace_back();
+    ctx.usage.prompt_tokens = 40;
+    ctx.usage.completion_tokens = 90;
+    ctx.cost_micros = 60;
+    if (with_policy) policy->on_complete(ctx);
+    else net::co_spawn(io, empty(ok), net::detached);
+    io.run();
+    io.restart();
+  }
+}
+
+void BM_QuotaPolicyMemory(benchmark::State& state) { run_quota(state, true); }
+BENCHMARK(BM_QuotaPolicyMemory);
+void BM_QuotaHarness(benchmark::State& state) { run_quota(state, false); }
+BENCHMARK(BM_QuotaHarness);
+
+}  // namespace
+}  // namespace torii::bench
