@@ -452,6 +452,30 @@ def identity_line(runs):
                    "budget is 5 µs).")
 
 
+def quota_line(runs):
+    """The quota policy per request, from the quota micro-benchmarks."""
+    def ns(name, real=False):
+        b = runs.get(name)
+        if not b or b.get("error_occurred"):
+            return None
+        return b["real_time"] if real else ns_per_op(b)
+    base, mem, bpe = (ns("BM_QuotaHarness"), ns("BM_QuotaPolicyMemory"),
+                      ns("BM_QuotaPolicyMemoryBpe"))
+    if None in (base, mem):
+        return None
+    line = (f"**Quota policy per request (a request limit, a token limit and a USD budget; "
+            f"reserve + settle): {(mem - base) / 1000:.2f} µs on the memory store")
+    if bpe is not None:
+        line += f", {(bpe - base) / 1000:.2f} µs when the prompt estimate is a BPE count"
+    redis, ping = ns("BM_QuotaRedisAdmit/real_time", True), ns("BM_QuotaRedisPing/real_time", True)
+    if redis is not None:
+        line += f"; the Redis store's admission is one round trip: {redis / 1000:.0f} µs"
+        if ping is not None:
+            line += f" (a PING: {ping / 1000:.0f} µs)"
+    return line + ("** (the policy's time minus the same loop without it; the issue's budget "
+                   "for the memory store is 2 µs).")
+
+
 micro_path = meta.get("micro", "")
 if micro_path and os.path.exists(micro_path):
     try:
@@ -494,10 +518,16 @@ if micro_path and os.path.exists(micro_path):
                      "key among 10,000; a JWT already verified once), CoroutineBaseline the same "
                      "harness around an empty coroutine; Authorize evaluates 13 authorization "
                      "rules on a two-target route; JwtVerifyUncached_* is the signature check a "
-                     "token pays once, before it is cached.")
+                     "token pays once, before it is cached. QuotaPolicyMemory runs the quota "
+                     "policy's on_request and on_complete on one request (the memory store), "
+                     "QuotaHarness the same loop without the policy; QuotaMemoryAdmit is the "
+                     "store's batch alone; QuotaRedis* talk to a local redis-server (real time).")
             ident = identity_line(runs)
             if ident:
                 text += "\n\n" + ident
+            quota = quota_line(runs)
+            if quota:
+                text += "\n\n" + quota
         if codecs:
             text += "\n\n" + codecs
         sections.append(text)

@@ -1,7 +1,8 @@
 // The quota policy per request (issue: memory store <= 2 us): on_request reserves a request
 // cell, a token cell and a money budget (one admit on the store: the prompt's token estimate,
 // the dearest target's price), and on_complete settles them to the answer's usage (a detached
-// coroutine, run here to completion). BM_QuotaHarness is the same loop (context, body, two
+// coroutine, run here to completion). The model's prompt estimate is bytes / 4 (Mistral): the
+// BPE variant below adds the tokenizer. BM_QuotaHarness is the same loop (context, body, two
 // coroutines) without the policy: subtract it.
 #include <benchmark/benchmark.h>
 
@@ -14,6 +15,7 @@
 #include "policies/quota/quota_policy.h"
 #include "quota/prices.h"
 #include "quota/store.h"
+#include "tokenizer/tokenizer.h"
 
 namespace torii::bench {
 namespace {
@@ -23,8 +25,10 @@ egress: {allow_networks: [127.0.0.0/8]}
 providers:
   - {name: openai, kind: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [mistral-small-latest]}
   - {name: backup, kind: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [mistral-small-latest]}
+  - {name: tiktoken, kind: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [gpt-4o-mini]}
 routes:
   - {name: smart, targets: [openai/mistral-small-latest, backup/mistral-small-latest]}
+  - {name: bpe, targets: [tiktoken/gpt-4o-mini]}
 quotas:
   limits:
     - {id: per-key, scope: [key], requests: 1000000000, tokens: 1000000000000, per: minute}
@@ -42,14 +46,15 @@ Task<void> empty(bool& ok) {
   co_return;
 }
 
-void run_quota(benchmark::State& state, bool with_policy) {
+void run_quota(benchmark::State& state, bool with_policy, const char* route_name = "smart") {
+  (void)tokenizer::get(tokenizer::Encoding::o200k_base);  // loaded once, before the timing
   auto snap = std::move(*build_snapshot(std::move(*parse_config(kQuotaYaml, "bench.yaml")),
                                         "http://127.0.0.1:9"));
   auto policy = std::move(*make_quota_policy(snap->config, *snap->prices,
                                              quota::make_memory_store()));
   RequestHead head;
   Route scratch;
-  const Route* route = snap->resolve("smart", nullptr, scratch);
+  const Route* route = snap->resolve(route_name, nullptr, scratch);
   const std::string body =
       R"({"model":"smart","max_tokens":256,"messages":[{"role":"system","content":"You are a)"
       R"( helpful assistant."},{"role":"user","content":"Summarise the plot of Hamlet in three)"
@@ -89,6 +94,10 @@ void run_quota(benchmark::State& state, bool with_policy) {
 }
 
 void BM_QuotaPolicyMemory(benchmark::State& state) { run_quota(state, true); }
+// The same with an OpenAI model: the prompt estimate is a BPE count (o200k_base) instead of
+// bytes / 4 (about 130 bytes of message text here).
+void BM_QuotaPolicyMemoryBpe(benchmark::State& state) { run_quota(state, true, "bpe"); }
+BENCHMARK(BM_QuotaPolicyMemoryBpe);
 BENCHMARK(BM_QuotaPolicyMemory);
 void BM_QuotaHarness(benchmark::State& state) { run_quota(state, false); }
 BENCHMARK(BM_QuotaHarness);

@@ -31,8 +31,13 @@ std::string data_dir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   fs::path dir = ec ? fs::current_path(ec) : exe.parent_path();
-  fs::path up = dir.parent_path() / "data" / "tokenizer";
-  if (fs::is_directory(up, ec)) return up.string();
+  // build/torii finds <repo>/data/tokenizer one level up; build/bench/torii_micro_bench two.
+  fs::path d = dir;
+  for (int depth = 0; depth < 3 && !d.empty(); ++depth, d = d.parent_path()) {
+    const fs::path candidate = d / "data" / "tokenizer";
+    if (fs::is_directory(candidate, ec)) return candidate.string();
+    if (d == d.parent_path()) break;
+  }
   return (dir / "data" / "tokenizer").string();
 }
 

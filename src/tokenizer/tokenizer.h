@@ -66,8 +66,9 @@ const Bpe* get(Encoding e);
 // (`torii serve` calls it at startup so that the first request does not pay for the load).
 void preload();
 
-// $TORII_DATA_DIR if set, else <exe dir>/../data/tokenizer if it exists, else
-// <exe dir>/data/tokenizer.
+// $TORII_DATA_DIR if set, else the first data/tokenizer directory found in the executable's
+// directory or its two parents (build/torii and build/bench/* find <repo>/data/tokenizer),
+// else <exe dir>/data/tokenizer.
 std::string data_dir();
 
 // The encoding OpenAI uses for `model` ("provider/model" accepted: everything up to the last '/'
