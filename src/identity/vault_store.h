@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/result.h"
 
 namespace torii::identity {
@@ -26,9 +27,8 @@ Result<std::string> parse_master_key(std::string_view text);
 // 32 random bytes as 64 lower-case hex characters.
 std::string new_master_key_hex();
 
-std::string base64_encode(std::string_view bytes);
-// Standard or url-safe alphabet, padding optional; false on any other character.
-bool base64_decode(std::string_view text, std::string& out);
+using ::torii::base64_decode;  // core/base64.h
+using ::torii::base64_encode;
 
 class VaultStore {
  public:

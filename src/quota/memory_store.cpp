@@ -3,6 +3,8 @@
 // or none: atomic like the Redis scripts, with a lock held for a few hash lookups.
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstdint>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -56,7 +58,7 @@ Task<Result<std::vector<int64_t>>> QuotaStore::settle(std::span<const RateAdjust
 
 namespace {
 
-constexpr std::size_t kShards = 64;
+constexpr std::size_t kShards = 64;  // a batch marks its shards in one 64-bit word
 constexpr int64_t kDayMs = 86'400'000;
 
 int64_t wall_ms() {
@@ -185,23 +187,24 @@ class MemoryStore final : public QuotaStore {
   Shard& shard(const std::string& key) { return shards_[index(key)]; }
 
   Locks lock(std::span<const RateOp> rate, std::span<const BudgetOp> budget) {
-    std::array<bool, kShards> need{};
-    for (const auto& op : rate) need[index(op.key)] = true;
-    for (const auto& op : budget) need[index(op.key)] = true;
+    uint64_t need = 0;  // one bit per shard (kShards == 64)
+    for (const auto& op : rate) need |= uint64_t{1} << index(op.key);
+    for (const auto& op : budget) need |= uint64_t{1} << index(op.key);
     return lock_marked(need);
   }
   Locks lock_adjust(std::span<const RateAdjust> rate) {
-    std::array<bool, kShards> need{};
-    for (const auto& op : rate) need[index(op.key)] = true;
+    uint64_t need = 0;
+    for (const auto& op : rate) need |= uint64_t{1} << index(op.key);
     return lock_marked(need);
   }
-  Locks lock_marked(const std::array<bool, kShards>& need) {
+  // Locks the marked shards in index order.
+  Locks lock_marked(uint64_t need) {
     Locks l;
     std::size_t n = 0;
-    for (std::size_t i = 0; i < kShards; ++i) {
-      if (!need[i]) continue;
-      if (n < l.few.size()) l.few[n++] = std::unique_lock(shards_[i].mu);
-      else l.more.emplace_back(shards_[i].mu);
+    for (; need != 0; need &= need - 1) {
+      Shard& s = shards_[static_cast<std::size_t>(std::countr_zero(need))];
+      if (n < l.few.size()) l.few[n++] = std::unique_lock(s.mu);
+      else l.more.emplace_back(s.mu);
     }
     return l;
   }
@@ -213,8 +216,9 @@ class MemoryStore final : public QuotaStore {
     Locks locks = lock(rate, budget);
     a.tat_us.resize(rate.size());
     a.totals.resize(budget.size());
-    // Ops may repeat a key within a batch: apply on scratch values first.
-    std::vector<int64_t> tats(rate.size());
+    // Ops may repeat a key within a batch: the new values go to the answer's vectors first (a
+    // refusal overwrites them with the current ones).
+    std::vector<int64_t>& tats = a.tat_us;
     for (std::size_t i = 0; i < rate.size(); ++i) {
       int64_t tat = current_tat(rate[i].key, now_us);
       for (std::size_t j = i; j-- > 0;)
@@ -233,15 +237,12 @@ class MemoryStore final : public QuotaStore {
       }
       tats[i] = next;
     }
-    std::vector<int64_t> totals(budget.size());
+    std::vector<int64_t>& totals = a.totals;
     for (std::size_t i = 0; i < budget.size(); ++i) {
-      int64_t total = -1;
-      for (std::size_t j = i; j-- > 0;)
-        if (budget[j].key == budget[i].key) {
-          total = totals[j];
-          break;
-        }
-      if (total < 0) total = current_total(budget[i].key);
+      std::size_t j = i;
+      while (j-- > 0 && budget[j].key != budget[i].key) {
+      }
+      const int64_t total = j < i ? totals[j] : current_total(budget[i].key);
       if (budget[i].limit >= 0 && total + budget[i].amount > budget[i].limit) {
         a.denied = static_cast<int>(i);
         for (std::size_t k = 0; k < rate.size(); ++k) a.tat_us[k] = current_tat(rate[k].key, now_us);
@@ -252,13 +253,11 @@ class MemoryStore final : public QuotaStore {
     }
     for (std::size_t i = 0; i < rate.size(); ++i) {
       shard(rate[i].key).cells[rate[i].key] = tats[i];
-      a.tat_us[i] = tats[i];
     }
     for (std::size_t i = 0; i < budget.size(); ++i) {
       Counter& c = shard(budget[i].key).counters[budget[i].key];
       c.total = totals[i];
       c.expires_at_ms = std::max(c.expires_at_ms, budget[i].expires_at_ms);
-      a.totals[i] = totals[i];
     }
     sweep_touched(rate, budget, now_us);
     a.allowed = true;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/base64.h"
 #include "core/log.h"
 #include "tokenizer/ascii_split.h"
 #include "tokenizer/rank_map.h"
@@ -57,33 +58,6 @@ std::string with_js_space(std::string_view pat) {
     out += c;
   }
   return out;
-}
-
-int b64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-bool b64_decode(std::string_view in, std::string& out) {
-  out.clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    if (c == '=') break;
-    int v = b64_value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return true;
 }
 
 bool read_file(const std::string& path, std::string& out) {
@@ -358,7 +332,7 @@ Result<std::unique_ptr<Bpe>> Bpe::load(Encoding e, const std::string& file) {
       ok = line[i] >= '0' && line[i] <= '9' && rank < 100'000'000;
       rank = rank * 10 + static_cast<uint32_t>(line[i] - '0');
     }
-    if (!ok || !b64_decode(line.substr(0, sp), bytes) || bytes.empty()) {
+    if (!ok || !base64_decode(line.substr(0, sp), bytes) || bytes.empty()) {
       return fail(file + ":" + std::to_string(line_no) + ": expected \"<base64> <rank>\"");
     }
     if (rank >= tokens.size()) tokens.resize(rank + 1);

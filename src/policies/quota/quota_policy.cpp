@@ -187,6 +187,10 @@ class QuotaPolicy final : public Policy {
     Batch batch;
     plan(ctx, st, nullptr, batch);
     if (batch.holds.empty()) co_return Verdict::next();
+    // The memory store answers at once: no further coroutine.
+    Result<Admission> got = Admission{};
+    if (store_->admit_now(batch.rate, batch.budget, batch.now_us, *got))
+      co_return finish(ctx, st, batch, got);
     co_return co_await run(ctx, st, batch);
   }
 
@@ -226,6 +230,17 @@ class QuotaPolicy final : public Policy {
     std::vector<Hold> holds;  // rate holds first (same order as `rate`), then budget holds
     int64_t now_us = 0;
   };
+
+  // A store key from its parts, in one allocation: "rl:" id ":req:" scope, or
+  // "bg:" id ":usd:" scope ":" period.
+  static std::string key_of(std::string_view kind, std::string_view id, std::string_view unit,
+                            std::string_view scope, std::string_view period = {}) {
+    std::string k;
+    k.reserve(kind.size() + id.size() + unit.size() + scope.size() + period.size() + 1);
+    k.append(kind).append(id).append(unit).append(scope);
+    if (!period.empty()) k.append(":").append(period);
+    return k;
+  }
 
   static bool has_provider(const std::vector<QuotaScope>& s) {
     return std::find(s.begin(), s.end(), QuotaScope::provider) != s.end();
@@ -352,16 +367,16 @@ class QuotaPolicy final : public Policy {
       if (l.tokens > 0) estimate(ctx, st, target);
       for (const auto& s : scopes) {
         if (l.requests > 0) {
-          b.rate.push_back({"rl:" + l.id + ":req:" + s, increment_us(1, l.requests, window_us),
+          b.rate.push_back({key_of("rl:", l.id, ":req:", s), increment_us(1, l.requests, window_us),
                             window_us});
-          b.holds.push_back({Hold::Kind::requests, attempt, false, b.rate.back().key, 1,
+          b.holds.push_back({Hold::Kind::requests, attempt, false, {}, 1,
                              l.requests, window_us});
         }
         if (l.tokens > 0) {
           const int64_t want = st.prompt_est + st.max_out;
-          b.rate.push_back({"rl:" + l.id + ":tok:" + s, increment_us(want, l.tokens, window_us),
-                            window_us});
-          b.holds.push_back({Hold::Kind::tokens, attempt, false, b.rate.back().key, want,
+          b.rate.push_back({key_of("rl:", l.id, ":tok:", s),
+                            increment_us(want, l.tokens, window_us), window_us});
+          b.holds.push_back({Hold::Kind::tokens, attempt, false, {}, want,
                              l.tokens, window_us});
         }
       }
@@ -376,14 +391,15 @@ class QuotaPolicy final : public Policy {
       const Period& period = current_period(bc.period, now_ms);
       for (const auto& s : scopes) {
         auto add = [&](Hold::Kind kind, std::string_view unit, int64_t amount, int64_t limit) {
-          std::string key = "bg:" + bc.id + ":" + std::string(unit) + ":" + s + ":" + period.id;
-          b.budget.push_back({key, amount, bc.soft ? -1 : limit, period.end_ms});
-          b.holds.push_back(
-              Hold{kind, attempt, false, std::move(key), amount, limit, 0, period.end_ms, &bc});
+          // unit is ":usd:" or ":tok:"
+          std::string key = key_of("bg:", bc.id, unit, s, period.id);
+          b.budget.push_back({std::move(key), amount, bc.soft ? -1 : limit, period.end_ms});
+          b.holds.push_back(Hold{kind, attempt, false, {}, amount, limit, 0, period.end_ms, &bc});
         };
         if (bc.usd_micros > 0)
-          add(Hold::Kind::usd, "usd", reserve_micros(ctx, st, target), bc.usd_micros);
-        if (bc.tokens > 0) add(Hold::Kind::budget_tokens, "tok", st.prompt_est + st.max_out, bc.tokens);
+          add(Hold::Kind::usd, ":usd:", reserve_micros(ctx, st, target), bc.usd_micros);
+        if (bc.tokens > 0)
+          add(Hold::Kind::budget_tokens, ":tok:", st.prompt_est + st.max_out, bc.tokens);
       }
     }
   }
@@ -391,16 +407,22 @@ class QuotaPolicy final : public Policy {
   // Admits a batch on the store (the local one when the shared one fails and fail-open), then
   // records its holds and headers, or answers the refusal.
   Task<Verdict> run(RequestContext& ctx, QuotaState& st, Batch& b) {
-    bool local = false;
     Result<Admission> got = Admission{};
     if (!store_->admit_now(b.rate, b.budget, b.now_us, *got))
       got = co_await store_->admit(b.rate, b.budget, b.now_us);
+    co_return finish(ctx, st, b, got);
+  }
+
+  // After the store answered: the local store when it failed (fail-open), then the headers and
+  // the holds, or the refusal.
+  Verdict finish(RequestContext& ctx, QuotaState& st, Batch& b, Result<Admission>& got) const {
+    bool local = false;
     if (!got) {
       if (!q_.fail_open) {
         ApiError e = ApiError::unavailable("the quota store is unavailable; requests are refused "
                                            "until it answers (quotas.on_store_error: closed)");
         e.code = "quota_store_unavailable";
-        co_return Verdict::reject(std::move(e));
+        return Verdict::reject(std::move(e));
       }
       log::warn("quota store ({}) unavailable, counting locally: {}", store_->kind(),
                 got.error().message);
@@ -410,13 +432,16 @@ class QuotaPolicy final : public Policy {
     }
     const Admission& a = *got;
     show(ctx, st, b, a);
-    if (!a.allowed) co_return Verdict::reject(refusal(b, a));
-    for (auto& h : b.holds) {
+    if (!a.allowed) return Verdict::reject(refusal(b, a));
+    for (std::size_t i = 0; i < b.holds.size(); ++i) {
+      Hold& h = b.holds[i];
       h.local = local;
+      h.key = i < b.rate.size() ? std::move(b.rate[i].key)
+                                : std::move(b.budget[i - b.rate.size()].key);
       if (h.kind != Hold::Kind::requests) st.counting = true;
       st.holds.push_back(std::move(h));
     }
-    co_return Verdict::next();
+    return Verdict::next();
   }
 
   // The x-ratelimit-* headers: the tightest request and token cells of the request so far.
@@ -451,7 +476,8 @@ class QuotaPolicy final : public Policy {
     if (a.rate_denied) {
       const std::size_t i = static_cast<std::size_t>(std::max(a.denied, 0));
       const Hold& h = b.holds[i];
-      const std::string id = h.key.substr(3, h.key.find(':', 3) - 3);
+      const std::string& key = b.rate[i].key;
+      const std::string id = key.substr(3, key.find(':', 3) - 3);
       const bool tokens = h.kind == Hold::Kind::tokens;
       const std::string per = reset_text(h.window_us);
       if (b.rate[i].increment_us > h.window_us) {
@@ -477,7 +503,8 @@ class QuotaPolicy final : public Policy {
     ApiError e{429, "insufficient_quota", "budget_exceeded", {}};
     if (h.expires_at_ms > 0) {
       const int64_t wait = h.expires_at_ms * 1000 - b.now_us;
-      msg += " for " + std::string(h.period()) + "; it renews in " + reset_text(wait);
+      const std::string& key = b.budget[i - b.rate.size()].key;
+      msg += " for " + key.substr(key.rfind(':') + 1) + "; it renews in " + reset_text(wait);
       e.retry_after = retry_seconds(wait);
     } else {
       msg += " in total; it does not renew";
@@ -531,8 +558,8 @@ class QuotaPolicy final : public Policy {
         if (p) ctx.cost_micros = micros;  // estimated: the stream ended without usage
       }
     }
-    auto job = std::make_shared<Settlement>();
-    job->webhooks = webhooks_;
+    Settlement job;
+    job.webhooks = webhooks_;
     for (Hold& h : st.holds) {
       const bool counts = answered && (h.attempt < 0 || h.attempt == answering);
       switch (h.kind) {
@@ -542,37 +569,39 @@ class QuotaPolicy final : public Policy {
           const int64_t d = (counts ? tokens : 0) - h.reserved;
           if (d == 0) break;
           const int64_t us = increment_us(d < 0 ? -d : d, h.limit, h.window_us);
-          (h.local ? job->local_rate : job->rate).push_back({h.key, d < 0 ? -us : us});
+          (h.local ? job.local_rate : job.rate).push_back({std::move(h.key), d < 0 ? -us : us});
           break;
         }
         case Hold::Kind::usd:
         case Hold::Kind::budget_tokens: {
           const int64_t actual = counts ? (h.kind == Hold::Kind::usd ? micros : tokens) : 0;
-          (h.local ? job->local_budget : job->budget)
+          (h.local ? job.local_budget : job.budget)
               .push_back({h.key, actual - h.reserved, -1, h.expires_at_ms});
-          (h.local ? job->local_holds : job->holds).push_back(std::move(h));
+          (h.local ? job.local_holds : job.holds).push_back(std::move(h));
           break;
         }
       }
     }
-    job->now_us = clock_();
-    job->request_id = ctx.request_id;
+    job.now_us = clock_();
     // A store without I/O (memory) settles here; the alerts it triggers, and a store that must
     // wait (Redis), go to a detached coroutine.
     std::vector<int64_t> totals;
-    if (!job->local_rate.empty() || !job->local_budget.empty()) {
-      local_->settle_now(job->local_rate, job->local_budget, job->now_us, totals);
-      alerts(job->local_holds, totals, *job);
+    if (!job.local_rate.empty() || !job.local_budget.empty()) {
+      local_->settle_now(job.local_rate, job.local_budget, job.now_us, totals);
+      alerts(job.local_holds, totals, job);
     }
-    bool pending = !job->rate.empty() || !job->budget.empty();
-    if (pending && store_->settle_now(job->rate, job->budget, job->now_us, totals)) {
-      alerts(job->holds, totals, *job);
+    bool pending = !job.rate.empty() || !job.budget.empty();
+    if (pending && store_->settle_now(job.rate, job.budget, job.now_us, totals)) {
+      alerts(job.holds, totals, job);
       pending = false;
     }
-    if (!pending && job->posts.empty()) return;
-    job->store = store_;
-    if (!pending) job->rate.clear(), job->budget.clear();
-    if (st.executor) net::co_spawn(st.executor, run_settlement(job), net::detached);
+    if (!pending && job.posts.empty()) return;
+    job.store = store_;
+    job.request_id = ctx.request_id;
+    if (!pending) job.rate.clear(), job.budget.clear();
+    if (st.executor)
+      net::co_spawn(st.executor, run_settlement(std::make_shared<Settlement>(std::move(job))),
+                    net::detached);
   }
 
   // What a request leaves to settle (or to post), owned by the settling coroutine.
