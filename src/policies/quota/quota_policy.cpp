@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -103,6 +104,21 @@ const Period& current_period(BudgetPeriod p, int64_t now_ms) {
     set[i] = true;
   }
   return c;
+}
+
+// At most one "store unavailable" warning a second per process (not one per request while
+// Redis is down); the others are counted and reported with the next one.
+bool store_warning_due(int64_t& skipped) {
+  static std::atomic<int64_t> last_ms{0};
+  static std::atomic<int64_t> muted{0};
+  const int64_t now = wall_clock_us() / 1000;
+  int64_t last = last_ms.load(std::memory_order_relaxed);
+  if (now - last < 1000 || !last_ms.compare_exchange_strong(last, now)) {
+    muted.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  skipped = muted.exchange(0, std::memory_order_relaxed);
+  return true;
 }
 
 std::string retry_seconds(int64_t us) {
@@ -422,10 +438,12 @@ class QuotaPolicy final : public Policy {
         ApiError e = ApiError::unavailable("the quota store is unavailable; requests are refused "
                                            "until it answers (quotas.on_store_error: closed)");
         e.code = "quota_store_unavailable";
+        e.retry_after = "1";  // the store is retried after a second
         return Verdict::reject(std::move(e));
       }
-      log::warn("quota store ({}) unavailable, counting locally: {}", store_->kind(),
-                got.error().message);
+      if (int64_t skipped = 0; store_warning_due(skipped))
+        log::warn("quota store ({}) unavailable, counting locally: {} ({} more since the last "
+                  "warning)", store_->kind(), got.error().message, skipped);
       local = true;
       got = Admission{};
       local_->admit_now(b.rate, b.budget, b.now_us, *got);
@@ -620,8 +638,10 @@ class QuotaPolicy final : public Policy {
     if (!job->rate.empty() || !job->budget.empty()) {
       auto totals = co_await job->store->settle(job->rate, job->budget, job->now_us);
       if (!totals)
-        log::warn("request {}: quota settlement lost ({} unavailable): {}", job->request_id,
-                  job->store->kind(), totals.error().message);
+        if (int64_t skipped = 0; store_warning_due(skipped))
+          log::warn("request {}: quota settlement lost ({} unavailable): {} ({} more since the "
+                    "last warning)", job->request_id, job->store->kind(), totals.error().message,
+                    skipped);
       else
         alerts(job->holds, *totals, *job);
     }
