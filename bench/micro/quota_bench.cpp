@@ -16,6 +16,7 @@
 #include "quota/prices.h"
 #include "quota/store.h"
 #include "tokenizer/tokenizer.h"
+#include "fixtures.h"
 
 namespace torii::bench {
 namespace {
@@ -64,6 +65,7 @@ void run_quota(benchmark::State& state, bool with_policy, const char* route_name
   net::io_context io;
   bool ok = false;
   std::size_t n = 0;
+  const std::uint64_t allocs = allocation_count();
   for (auto _ : state) {
     RequestContext ctx;
     ctx.snapshot = snap;
@@ -91,6 +93,7 @@ void run_quota(benchmark::State& state, bool with_policy, const char* route_name
     io.run();
     io.restart();
   }
+  report_allocations(state, allocs);
 }
 
 void BM_QuotaPolicyMemory(benchmark::State& state) { run_quota(state, true); }

@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
 #include <array>
@@ -61,8 +62,12 @@ struct Hold {
   std::string_view period() const { return std::string_view(key).substr(key.rfind(':') + 1); }
 };
 
+// A request's few entries live inline: no allocation per request for the lists themselves.
+template <class T>
+using Few = boost::container::small_vector<T, 4>;
+
 struct QuotaState final : PolicyState {
-  std::vector<Hold> holds;
+  Few<Hold> holds;
   int64_t prompt_est = -1;  // estimated prompt tokens (-1: not needed so far)
   int64_t max_out = 0;      // reserved completion tokens
   bool counting = false;    // keep the streamed text (a tokens or money hold exists)
@@ -241,9 +246,9 @@ class QuotaPolicy final : public Policy {
 
  private:
   struct Batch {
-    std::vector<RateOp> rate;
-    std::vector<BudgetOp> budget;
-    std::vector<Hold> holds;  // rate holds first (same order as `rate`), then budget holds
+    Few<RateOp> rate;
+    Few<BudgetOp> budget;
+    boost::container::small_vector<Hold, 6> holds;  // rate holds first (as `rate`), then budget
     int64_t now_us = 0;
   };
 
@@ -265,7 +270,7 @@ class QuotaPolicy final : public Policy {
   // The counter names of one entry for this request: one per combination of scope values
   // (one per group for a group scope); none when a group scope meets a caller without groups.
   static void scope_strings(const std::vector<QuotaScope>& scope, const RequestContext& ctx,
-                            const Target* target, std::vector<std::string>& out) {
+                            const Target* target, Few<std::string>& out) {
     auto value_of = [&](QuotaScope s) -> std::string_view {
       switch (s) {
         case QuotaScope::key: return ctx.principal.key_name;
@@ -296,7 +301,7 @@ class QuotaPolicy final : public Policy {
         continue;
       }
       // One counter per group of the caller (none: the entry counts nothing).
-      std::vector<std::string> next;
+      Few<std::string> next;
       if (ctx.principal.groups)
         for (const auto& g : *ctx.principal.groups)
           for (const auto& prefix : out) append(next.emplace_back(prefix), s, g);
@@ -370,11 +375,8 @@ class QuotaPolicy final : public Policy {
     }
     if (in && in->now == 0) in->now = ::time(nullptr);
     b.now_us = clock_();
-    b.rate.reserve(4);
-    b.budget.reserve(4);
-    b.holds.reserve(8);
     const int attempt = target ? static_cast<int>(ctx.attempts.size()) : -1;
-    std::vector<std::string> scopes;
+    Few<std::string> scopes;
     for (const auto& l : q_.limits) {
       if (has_provider(l.scope) != (target != nullptr)) continue;
       if (!l.when.empty() && !applies(l.when, &*in)) continue;
@@ -476,6 +478,7 @@ class QuotaPolicy final : public Policy {
     }
     if (!changed) return;
     auto& hs = ctx.response_headers;
+    hs.reserve(hs.size() + 6);
     if (!hs.empty())
       std::erase_if(hs, [](const auto& kv) { return kv.first.starts_with("x-ratelimit-"); });
     if (st.requests.limit >= 0) {
@@ -624,9 +627,9 @@ class QuotaPolicy final : public Policy {
 
   // What a request leaves to settle (or to post), owned by the settling coroutine.
   struct Settlement {
-    std::vector<RateAdjust> rate, local_rate;
-    std::vector<BudgetOp> budget, local_budget;
-    std::vector<Hold> holds, local_holds;  // the budget holds, in the order of the ops
+    Few<RateAdjust> rate, local_rate;
+    Few<BudgetOp> budget, local_budget;
+    Few<Hold> holds, local_holds;  // the budget holds, in the order of the ops
     int64_t now_us = 0;
     std::shared_ptr<QuotaStore> store;
     std::shared_ptr<const Webhooks> webhooks;
@@ -650,7 +653,7 @@ class QuotaPolicy final : public Policy {
 
   // Budget thresholds (80 % and 100 %) reached by these totals: logged, and queued for the
   // budget's webhook, once per counter and threshold in this process.
-  static void alerts(const std::vector<Hold>& holds, const std::vector<int64_t>& totals,
+  static void alerts(const Few<Hold>& holds, const std::vector<int64_t>& totals,
                      Settlement& job) {
     for (std::size_t i = 0; i < holds.size() && i < totals.size(); ++i) {
       const Hold& h = holds[i];
