@@ -39,7 +39,8 @@ int64_t wall_clock_us() {
 
 namespace {
 
-constexpr std::size_t kMaxStreamed = 4u << 20;  // text kept for a cut stream's count
+// Text kept for a cut stream's count; beyond it, bytes / 4.
+constexpr std::size_t kMaxStreamed = 1u << 20;
 
 // One reservation a request holds until it settles.
 struct Hold {
@@ -618,6 +619,7 @@ class QuotaPolicy final : public Policy {
     }
     if (!pending && job.posts.empty()) return;
     job.store = store_;
+    job.snapshot = ctx.snapshot;
     job.request_id = ctx.request_id;
     if (!pending) job.rate.clear(), job.budget.clear();
     if (st.executor)
@@ -633,6 +635,8 @@ class QuotaPolicy final : public Policy {
     int64_t now_us = 0;
     std::shared_ptr<QuotaStore> store;
     std::shared_ptr<const Webhooks> webhooks;
+    // The holds point into the snapshot's config (budget ids): kept alive until the end.
+    std::shared_ptr<const Snapshot> snapshot;
     std::vector<std::pair<std::shared_ptr<Endpoint>, std::string>> posts;  // webhook alerts
     std::string request_id;
   };
