@@ -45,14 +45,14 @@ Task<Result<Admission>> QuotaStore::admit(std::span<const RateOp> rate,
   co_return a;
 }
 
-Task<Result<std::vector<int64_t>>> QuotaStore::settle(std::span<const RateAdjust> rate,
+Task<Result<Counts>> QuotaStore::settle(std::span<const RateAdjust> rate,
                                                       std::span<const BudgetOp> budget,
                                                       int64_t now_us) {
   if (!rate.empty()) {
     auto r = co_await adjust(rate, now_us);
     if (!r) co_return r.error();
   }
-  if (budget.empty()) co_return std::vector<int64_t>{};
+  if (budget.empty()) co_return Counts{};
   co_return co_await adjust(budget);
 }
 
@@ -117,7 +117,7 @@ class MemoryStore final : public QuotaStore {
     co_return r;
   }
 
-  Task<Result<std::vector<int64_t>>> adjust(std::span<const BudgetOp> ops) override {
+  Task<Result<Counts>> adjust(std::span<const BudgetOp> ops) override {
     co_return add_to_counters(ops);
   }
 
@@ -141,7 +141,7 @@ class MemoryStore final : public QuotaStore {
   }
 
   bool settle_now(std::span<const RateAdjust> rate, std::span<const BudgetOp> budget,
-                  int64_t now_us, std::vector<int64_t>& totals) override {
+                  int64_t now_us, Counts& totals) override {
     if (!rate.empty()) adjust_cells(rate, now_us);
     totals = add_to_counters(budget);
     return true;
@@ -154,19 +154,16 @@ class MemoryStore final : public QuotaStore {
       auto& cells = shard(op.key).cells;
       auto it = cells.find(op.key);
       const int64_t tat = std::max(it == cells.end() ? now_us : it->second, now_us) + op.delta_us;
-      if (tat <= now_us) {
-        if (it != cells.end()) cells.erase(it);  // the same as a fresh cell
-      } else if (it == cells.end()) {
-        cells.emplace(op.key, tat);
-      } else {
-        it->second = tat;
-      }
+      // A TAT at or before now is the same as a fresh cell; an existing one is kept (the sweep
+      // drops it later) rather than erased and re-created by the next request.
+      if (it != cells.end()) it->second = tat;
+      else if (tat > now_us) cells.emplace(op.key, tat);
     }
   }
 
-  std::vector<int64_t> add_to_counters(std::span<const BudgetOp> ops) {
+  Counts add_to_counters(std::span<const BudgetOp> ops) {
     Locks locks = lock(std::span<const RateOp>(), ops);
-    std::vector<int64_t> totals;
+    Counts totals;
     totals.reserve(ops.size());
     for (const auto& op : ops) {
       Counter& c = shard(op.key).counters[op.key];
@@ -218,7 +215,7 @@ class MemoryStore final : public QuotaStore {
     a.totals.resize(budget.size());
     // Ops may repeat a key within a batch: the new values go to the answer's vectors first (a
     // refusal overwrites them with the current ones).
-    std::vector<int64_t>& tats = a.tat_us;
+    Counts& tats = a.tat_us;
     for (std::size_t i = 0; i < rate.size(); ++i) {
       int64_t tat = current_tat(rate[i].key, now_us);
       for (std::size_t j = i; j-- > 0;)
@@ -237,7 +234,7 @@ class MemoryStore final : public QuotaStore {
       }
       tats[i] = next;
     }
-    std::vector<int64_t>& totals = a.totals;
+    Counts& totals = a.totals;
     for (std::size_t i = 0; i < budget.size(); ++i) {
       std::size_t j = i;
       while (j-- > 0 && budget[j].key != budget[i].key) {

@@ -352,10 +352,10 @@ Lease::~Lease() {
 }
 
 // The integers of an array reply, or an error when it is not one of `n` integers.
-Result<std::vector<int64_t>> integers(const RedisReply& r, std::size_t n) {
+Result<Counts> integers(const RedisReply& r, std::size_t n) {
   if (r.type != RedisReply::Type::array || r.elements.size() != n)
     return redis_unavailable("unexpected reply from a quota script");
-  std::vector<int64_t> out;
+  Counts out;
   out.reserve(n);
   for (const auto& e : r.elements) {
     if (e.type != RedisReply::Type::integer)
@@ -397,7 +397,7 @@ class RedisStore final : public QuotaStore {
     co_return Result<void>{};
   }
 
-  Task<Result<std::vector<int64_t>>> adjust(std::span<const BudgetOp> ops) override {
+  Task<Result<Counts>> adjust(std::span<const BudgetOp> ops) override {
     co_return co_await settle({}, ops, 0);
   }
 
@@ -444,10 +444,10 @@ class RedisStore final : public QuotaStore {
     co_return a;
   }
 
-  Task<Result<std::vector<int64_t>>> settle(std::span<const RateAdjust> rate,
+  Task<Result<Counts>> settle(std::span<const RateAdjust> rate,
                                             std::span<const BudgetOp> budget,
                                             int64_t now_us) override {
-    if (rate.empty() && budget.empty()) co_return std::vector<int64_t>{};
+    if (rate.empty() && budget.empty()) co_return Counts{};
     RedisRequest tail;
     const std::string& prefix = s_->cfg.prefix;
     for (const auto& op : rate) tail.arg(prefix, op.key);

@@ -14,10 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "core/result.h"
 #include "core/task.h"
 
 namespace torii::quota {
+
+// Per-op results (TATs, totals): a request has a few, kept inline (no allocation).
+using Counts = boost::container::small_vector<int64_t, 4>;
 
 // One GCRA check (the generic cell rate algorithm): a cell holds a theoretical arrival time
 // (TAT, µs since the Unix epoch). An op of `increment_us` (its cost × window / limit, rounded
@@ -32,7 +37,7 @@ struct RateOp {
 struct RateReply {
   bool allowed = false;
   int denied = -1;               // the first op that did not fit (when !allowed)
-  std::vector<int64_t> tat_us;   // per op: the TAT after the batch (before it, when denied)
+  Counts tat_us;   // per op: the TAT after the batch (before it, when denied)
 };
 
 // A change after the fact (settling): TAT += delta_us (negative gives back). Never refused.
@@ -64,7 +69,7 @@ struct BudgetOp {
 struct BudgetReply {
   bool allowed = false;
   int denied = -1;               // the first op over its limit (when !allowed)
-  std::vector<int64_t> totals;   // per op: the total after the batch (before it, when denied)
+  Counts totals;   // per op: the total after the batch (before it, when denied)
 };
 
 class BudgetStore {
@@ -73,7 +78,7 @@ class BudgetStore {
   // All or nothing, as RateLimitStore::consume.
   virtual Task<Result<BudgetReply>> reserve(std::span<const BudgetOp> ops) = 0;
   // total += amount for each op (limit ignored); returns the totals after.
-  virtual Task<Result<std::vector<int64_t>>> adjust(std::span<const BudgetOp> ops) = 0;
+  virtual Task<Result<Counts>> adjust(std::span<const BudgetOp> ops) = 0;
   // The current total of one counter (0 when absent).
   virtual Task<Result<int64_t>> total(std::string_view key) = 0;
 };
@@ -84,8 +89,8 @@ struct Admission {
   bool allowed = false;
   bool rate_denied = false;     // which kind refused (when !allowed)
   int denied = -1;              // the index of the refusing op within its kind
-  std::vector<int64_t> tat_us;  // as RateReply
-  std::vector<int64_t> totals;  // as BudgetReply
+  Counts tat_us;  // as RateReply
+  Counts totals;  // as BudgetReply
 };
 
 // A backend holds both kinds. admit() and settle() batch them: the Redis store sends each as
@@ -98,7 +103,7 @@ class QuotaStore : public RateLimitStore, public BudgetStore {
   virtual Task<Result<Admission>> admit(std::span<const RateOp> rate,
                                         std::span<const BudgetOp> budget, int64_t now_us);
   // Applies settlements; returns the budget totals after (for soft-budget alerts).
-  virtual Task<Result<std::vector<int64_t>>> settle(std::span<const RateAdjust> rate,
+  virtual Task<Result<Counts>> settle(std::span<const RateAdjust> rate,
                                                     std::span<const BudgetOp> budget,
                                                     int64_t now_us);
   // A store that answers without I/O (memory) answers here, without a coroutine, and returns
@@ -108,7 +113,7 @@ class QuotaStore : public RateLimitStore, public BudgetStore {
     return false;
   }
   virtual bool settle_now(std::span<const RateAdjust> rate, std::span<const BudgetOp> budget,
-                          int64_t now_us, std::vector<int64_t>& totals) {
+                          int64_t now_us, Counts& totals) {
     return false;
   }
   // "memory" or "redis" (logs, metrics).

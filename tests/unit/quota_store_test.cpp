@@ -97,7 +97,7 @@ class QuotaStoreTest : public ::testing::TestWithParam<Backend> {
     return run(ioc_, static_cast<RateLimitStore&>(*store_).adjust(ops, now));
   }
   Result<BudgetReply> reserve(std::vector<BudgetOp> ops) { return run(ioc_, store_->reserve(ops)); }
-  Result<std::vector<int64_t>> adjust(std::vector<BudgetOp> ops) {
+  Result<Counts> adjust(std::vector<BudgetOp> ops) {
     return run(ioc_, static_cast<BudgetStore&>(*store_).adjust(ops));
   }
   int64_t total(const std::string& key) {
@@ -108,7 +108,7 @@ class QuotaStoreTest : public ::testing::TestWithParam<Backend> {
   Result<Admission> admit(std::vector<RateOp> rate, std::vector<BudgetOp> budget, int64_t now) {
     return run(ioc_, store_->admit(rate, budget, now));
   }
-  Result<std::vector<int64_t>> settle(std::vector<RateAdjust> rate, std::vector<BudgetOp> budget,
+  Result<Counts> settle(std::vector<RateAdjust> rate, std::vector<BudgetOp> budget,
                                       int64_t now) {
     return run(ioc_, store_->settle(rate, budget, now));
   }
@@ -209,14 +209,14 @@ TEST_P(QuotaStoreTest, BudgetReserveRefusesOverLimit) {
   auto r = reserve({{k, 60, 100, 0}});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->allowed);
-  EXPECT_EQ(r->totals, std::vector<int64_t>{60});
+  EXPECT_EQ(r->totals, Counts{60});
   r = reserve({{k, 40, 100, 0}});  // exactly the limit fits
   EXPECT_TRUE(r->allowed);
-  EXPECT_EQ(r->totals, std::vector<int64_t>{100});
+  EXPECT_EQ(r->totals, Counts{100});
   r = reserve({{k, 1, 100, 0}});
   EXPECT_FALSE(r->allowed);
   EXPECT_EQ(r->denied, 0);
-  EXPECT_EQ(r->totals, std::vector<int64_t>{100});
+  EXPECT_EQ(r->totals, Counts{100});
   EXPECT_EQ(total(k), 100);
   EXPECT_EQ(total("bg:none:usd:*:total"), 0);
 }
@@ -228,7 +228,7 @@ TEST_P(QuotaStoreTest, BudgetBatchIsAllOrNothing) {
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->allowed);
   EXPECT_EQ(r->denied, 1);
-  EXPECT_EQ(r->totals, (std::vector<int64_t>{0, 90}));
+  EXPECT_EQ(r->totals, (Counts{0, 90}));
   EXPECT_EQ(total(a), 0);
   EXPECT_EQ(total(b), 90);
 }
@@ -249,7 +249,7 @@ TEST_P(QuotaStoreTest, BudgetAdjustAnySign) {
   ASSERT_TRUE(reserve({{k, 500, 1000, expires}})->allowed);
   auto t = adjust({{k, -200, 0, expires}, {j, 7, 0, expires}, {k, 50, 0, expires}});
   ASSERT_TRUE(t.ok()) << t.error().message;
-  EXPECT_EQ(*t, (std::vector<int64_t>{300, 7, 350}));
+  EXPECT_EQ(*t, (Counts{300, 7, 350}));
   EXPECT_EQ(total(k), 350);
   EXPECT_TRUE(reserve({{k, 650, 1000, expires}})->allowed);
 }
@@ -260,8 +260,8 @@ TEST_P(QuotaStoreTest, AdmitAppliesRateAndBudgetTogether) {
   auto a = admit({rate}, {{bk, 70, 100, 0}}, kT0);
   ASSERT_TRUE(a.ok()) << a.error().message;
   EXPECT_TRUE(a->allowed);
-  EXPECT_EQ(a->tat_us, std::vector<int64_t>{kT0 + 250'000});
-  EXPECT_EQ(a->totals, std::vector<int64_t>{70});
+  EXPECT_EQ(a->tat_us, Counts{kT0 + 250'000});
+  EXPECT_EQ(a->totals, Counts{70});
 
   // The budget refuses: the rate op is not consumed either.
   a = admit({rate}, {{bk, 70, 100, 0}}, kT0);
@@ -269,7 +269,7 @@ TEST_P(QuotaStoreTest, AdmitAppliesRateAndBudgetTogether) {
   EXPECT_FALSE(a->allowed);
   EXPECT_FALSE(a->rate_denied);
   EXPECT_EQ(a->denied, 0);
-  EXPECT_EQ(a->totals, std::vector<int64_t>{70});
+  EXPECT_EQ(a->totals, Counts{70});
   EXPECT_EQ(drain(rate, kT0), 3);
 
   // The rate refuses: nothing is reserved.
@@ -288,7 +288,7 @@ TEST_P(QuotaStoreTest, SettleAdjustsBoth) {
   // Actual usage was a quarter of the reservation: give back 300 ms and 750 micro-USD.
   auto t = settle({{tok.key, -300'000}}, {{bk, -750, 0, 0}}, kT0);
   ASSERT_TRUE(t.ok()) << t.error().message;
-  EXPECT_EQ(*t, std::vector<int64_t>{250});
+  EXPECT_EQ(*t, Counts{250});
   EXPECT_EQ(total(bk), 250);
   // 100 ms used of 1000: nine more 100 ms ops fit.
   EXPECT_EQ(drain({tok.key, 100'000, kSecond}, kT0), 9);

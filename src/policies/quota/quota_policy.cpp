@@ -54,13 +54,13 @@ struct Hold {
   int64_t expires_at_ms = 0;             // budget
   const BudgetConfig* budget = nullptr;  // budget: for alerts
 
-  // A budget counter's scope and period, read back from its key
+  // A budget counter's scope and period, read back from its key `k`
   // ("bg:<id>:<unit>:<scope>:<period>"; the scope's ':' are escaped).
-  std::string_view scope() const {
+  std::string_view scope(std::string_view k) const {
     const std::size_t from = 4 + budget->id.size() + 4;  // past "bg:<id>:usd:" (or "tok:")
-    return std::string_view(key).substr(from, key.rfind(':') - from);
+    return k.substr(from, k.rfind(':') - from);
   }
-  std::string_view period() const { return std::string_view(key).substr(key.rfind(':') + 1); }
+  static std::string_view period(std::string_view k) { return k.substr(k.rfind(':') + 1); }
 };
 
 // A request's few entries live inline: no allocation per request for the lists themselves.
@@ -598,7 +598,7 @@ class QuotaPolicy final : public Policy {
         case Hold::Kind::budget_tokens: {
           const int64_t actual = counts ? (h.kind == Hold::Kind::usd ? micros : tokens) : 0;
           (h.local ? job.local_budget : job.budget)
-              .push_back({h.key, actual - h.reserved, -1, h.expires_at_ms});
+              .push_back({std::move(h.key), actual - h.reserved, -1, h.expires_at_ms});
           (h.local ? job.local_holds : job.holds).push_back(std::move(h));
           break;
         }
@@ -607,14 +607,14 @@ class QuotaPolicy final : public Policy {
     job.now_us = clock_();
     // A store without I/O (memory) settles here; the alerts it triggers, and a store that must
     // wait (Redis), go to a detached coroutine.
-    std::vector<int64_t> totals;
+    Counts totals;
     if (!job.local_rate.empty() || !job.local_budget.empty()) {
       local_->settle_now(job.local_rate, job.local_budget, job.now_us, totals);
-      alerts(job.local_holds, totals, job);
+      alerts(job.local_holds, job.local_budget, totals, job);
     }
     bool pending = !job.rate.empty() || !job.budget.empty();
     if (pending && store_->settle_now(job.rate, job.budget, job.now_us, totals)) {
-      alerts(job.holds, totals, job);
+      alerts(job.holds, job.budget, totals, job);
       pending = false;
     }
     if (!pending && job.posts.empty()) return;
@@ -631,7 +631,7 @@ class QuotaPolicy final : public Policy {
   struct Settlement {
     Few<RateAdjust> rate, local_rate;
     Few<BudgetOp> budget, local_budget;
-    Few<Hold> holds, local_holds;  // the budget holds, in the order of the ops
+    Few<Hold> holds, local_holds;  // the budget holds, in the order of the ops (which hold the keys)
     int64_t now_us = 0;
     std::shared_ptr<QuotaStore> store;
     std::shared_ptr<const Webhooks> webhooks;
@@ -650,30 +650,31 @@ class QuotaPolicy final : public Policy {
                     "last warning)", job->request_id, job->store->kind(), totals.error().message,
                     skipped);
       else
-        alerts(job->holds, *totals, *job);
+        alerts(job->holds, job->budget, *totals, *job);
     }
     for (auto& [ep, body] : job->posts) co_await post(*ep, std::move(body));
   }
 
   // Budget thresholds (80 % and 100 %) reached by these totals: logged, and queued for the
   // budget's webhook, once per counter and threshold in this process.
-  static void alerts(const Few<Hold>& holds, const std::vector<int64_t>& totals,
+  static void alerts(const Few<Hold>& holds, const Few<BudgetOp>& ops, const Counts& totals,
                      Settlement& job) {
-    for (std::size_t i = 0; i < holds.size() && i < totals.size(); ++i) {
+    for (std::size_t i = 0; i < holds.size() && i < totals.size() && i < ops.size(); ++i) {
       const Hold& h = holds[i];
+      const std::string& key = ops[i].key;
       if (h.limit <= 0) continue;
       for (int threshold : {80, 100}) {
         if (static_cast<__int128>(totals[i]) * 100 < static_cast<__int128>(h.limit) * threshold)
           continue;
-        if (!alert_log().first(h.key + "#" + std::to_string(threshold))) continue;
+        if (!alert_log().first(key + "#" + std::to_string(threshold))) continue;
         const bool usd = h.kind == Hold::Kind::usd;
-        log::warn("budget '{}' ({}, {}) reached {}%", h.budget->id, h.scope(), h.period(),
+        log::warn("budget '{}' ({}, {}) reached {}%", h.budget->id, h.scope(key), Hold::period(key),
                   threshold);
         auto ep = job.webhooks->find(h.budget->id);
         if (ep == job.webhooks->end()) continue;
         boost::json::object body{
-            {"type", "budget.threshold"}, {"budget", h.budget->id},  {"scope", h.scope()},
-            {"period", h.period()},       {"threshold", threshold},  {"unit", usd ? "usd" : "tokens"},
+            {"type", "budget.threshold"}, {"budget", h.budget->id},  {"scope", h.scope(key)},
+            {"period", Hold::period(key)},       {"threshold", threshold},  {"unit", usd ? "usd" : "tokens"},
             {"mode", h.budget->soft ? "soft" : "block"}};
         if (usd) {
           body["spent"] = format_micros(totals[i]);
