@@ -13,6 +13,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { renderConfig, startGateway, startMock, tempDir } from '../lib/harness.mjs';
 import { signHs256 } from '../lib/jwt_fixture.mjs';
+import { rejectsWith } from '../lib/sdk.mjs';
 
 const messages = [{ role: 'user', content: 'Tell the identity SDK test something.' }];
 const AZURE_API_VERSION = '2024-10-21';
@@ -23,15 +24,6 @@ const DEPLOYMENT = 'torii';
 
 const newKey = () => `tk-${crypto.randomBytes(32).toString('base64url')}`;
 
-/** Asserts `promise` rejects with an instance of `Cls` carrying `status`; returns the error. */
-async function rejectsWith(promise, Cls, status) {
-  let err;
-  await assert.rejects(promise, (e) => { err = e; return true; });
-  assert.ok(err instanceof Cls,
-    `expected ${Cls.name}, got ${err && err.constructor.name}: ${err && err.message}`);
-  assert.equal(err.status, status, err.message);
-  return err;
-}
 
 /** Which auth headers each client configuration puts on the wire (a local capture server). */
 async function captureAuthHeaders(make) {

@@ -9,17 +9,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { startMock, tempDir } from '../lib/harness.mjs';
 import { startQuotaGateway } from '../lib/quota.mjs';
+import { rejectsWith } from '../lib/sdk.mjs';
 
 const messages = [{ role: 'user', content: 'Tell the quota SDK test something.' }];
-
-async function rejectsWith(promise, Cls, status) {
-  let err;
-  await assert.rejects(promise, (e) => { err = e; return true; });
-  assert.ok(err instanceof Cls,
-    `expected ${Cls.name}, got ${err && err.constructor.name}: ${err && err.message}`);
-  assert.equal(err.status, status, err.message);
-  return err;
-}
 
 describe('quotas through the official SDKs', () => {
   let mock;
