@@ -394,6 +394,7 @@ quotas:
   budgets:
     - {id: d, usd: 1.0000001, period: month}
     - {id: e, tokens: 5, period: year, mode: strict}
+    - {id: "f:g", tokens: 5, period: day, webhook: "ftp://hooks.example"}
 prices:
   gpt-*x: {input: 1}
   m: {inptu: 1}
@@ -408,7 +409,9 @@ prices:
         "quotas.limits[2].id: duplicate id 'a'", "quotas.limits[3]: needs requests or tokens",
         "quotas.budgets[0].usd: must be a positive USD amount with at most 6 decimals",
         "quotas.budgets[1].period: must be hour, day, week, month or total",
-        "quotas.budgets[1].mode: must be block or soft", "prices.gpt-*x: a '*' may only end",
+        "quotas.budgets[1].mode: must be block or soft",
+        "quotas.budgets[2].id: must be at most 64 letters, digits",
+        "quotas.budgets[2].webhook: must be an http(s) URL", "prices.gpt-*x: a '*' may only end",
         "prices.m.inptu: unknown price 'inptu'"})
     EXPECT_NE(m.find(want), std::string::npos) << want << "\n---\n" << m;
 }
