@@ -210,8 +210,11 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
     if (!co_await ex.start_stream(200, stream_headers(ctx))) co_return Outcome::stop;
   }
   encoder->finish();
+  // The cost comes from the reported usage only (not from what a policy may estimate next).
+  const std::string trailer = cost_trailer(ctx);
+  const auto& chain = ctx.snapshot->policies;
+  for (std::size_t i = ran; i-- > 0;) chain[i]->on_stream_end(ctx);
   if (co_await ex.write(out)) {
-    const std::string trailer = cost_trailer(ctx);
     co_await ex.finish_stream(trailer);
   } else {
     ctx.client_disconnected = true;
@@ -257,6 +260,10 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
     last.retryable = true;
     co_return Outcome::next_target;
   }
+  // Priced before on_response (the quota policy settles there), from the reported usage only:
+  // the header never carries what a policy estimated.
+  price_call(ctx);
+  const int64_t cost = ctx.cost_micros;
   ResponseView view{200, *answer};
   const auto& chain = ctx.snapshot->policies;
   for (std::size_t i = ran; i-- > 0;) {
@@ -271,9 +278,7 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
   // (GCC 12 mis-compiles a braced header list inside a co_await expression: build it first.)
   Headers headers{{"content-type", "application/json"}};
   answer_headers(ctx, headers);
-  price_call(ctx);
-  if (ctx.cost_micros >= 0)
-    headers.emplace_back("x-torii-cost-usd", quota::format_micros(ctx.cost_micros));
+  if (cost >= 0) headers.emplace_back("x-torii-cost-usd", quota::format_micros(cost));
   if (!co_await ex.respond(view.status, std::move(headers), std::move(view.body)))
     ctx.client_disconnected = true;
   co_return Outcome::done;

@@ -11,6 +11,7 @@
 //   ... upstream ...
 //   on_chunk    (reverse order)   - each streamed chunk, only for policies whose on_request ran
 //   on_response (reverse order)   - the whole non-streamed answer, same rule
+//   on_stream_end (reverse order) - a stream that ended cleanly, before its end is written
 //   on_complete (reverse order)   - ALWAYS, for every policy, also on error, deny, disconnect
 #include <string>
 #include <string_view>
@@ -107,6 +108,12 @@ class Policy {
   virtual Task<Verdict> on_response(RequestContext& ctx, ResponseView& response) {
     co_return Verdict::next();
   }
+
+  // A 2xx stream ended cleanly (the upstream's last event came; ctx.usage is set when the
+  // provider reported it), before its end is written to the client: what must be done before
+  // the client can see the answer is complete (settle a quota, store a cache entry). Only for
+  // policies whose on_request ran. Must not block. Default: nothing.
+  virtual void on_stream_end(RequestContext& ctx) noexcept {}
 
   // When the request is over, whatever happened: success, error, deny, client disconnect.
   // Must not block (enqueue, never wait). Default: nothing.

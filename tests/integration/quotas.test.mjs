@@ -205,6 +205,17 @@ quotas:
     // A small request still fits.
     const r5 = await post(tok.gw, tok.keys.k, body(50, 8));
     assert.equal(r5.status, 200, r5.text);
+
+    // A stream settles before its end is written: a request sent the moment the client reads
+    // [DONE] finds the first reservation released (~380 used, else ~1470 + 1210 > 2000).
+    let next;
+    const s = await streamChat(tok.gw.url, tok.keys.k, { ...body(1200), stream: true }, {
+      onEvent: (ev) => { if (ev.data === '[DONE]') next = post(tok.gw, tok.keys.k, body(1200)); },
+    });
+    assert.equal(s.status, 200, s.text);
+    assert.ok(s.done && next, 'the stream ended with [DONE]');
+    const r6 = await next;
+    assert.equal(r6.status, 200, `a 1200-token request sent on [DONE] (settlement): ${r6.text}`);
   });
 
   test('a provider-scoped limit skips its target (failover); none left: its 429', async () => {

@@ -4,11 +4,11 @@
 // redis-server dies. Limits are per day so nothing renews mid-test.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startGateway, startMock, tempDir } from '../lib/harness.mjs';
+import { ms, startGateway, startMock, tempDir, waitFor } from '../lib/harness.mjs';
 import { assertOpenAIError, bearer, chatBody, request } from '../lib/http.mjs';
 import {
   BUDGET_SHAPE, assertBudgetRun, assertRateLimited, parallelBudgetRun, priceYaml, rateHeaders,
-  startQuotaGateway, usdString, utcDay,
+  startQuotaGateway, startWebhook, usdString, utcDay,
 } from '../lib/quota.mjs';
 import { startRedis } from '../lib/redis.mjs';
 
@@ -98,6 +98,48 @@ prices:
       assert.ok(Math.abs(tat - expected) < 120e6,
         `${key} = ${tat} µs ≈ now + 24h (${expected})`);
     });
+
+  test('settled in Redis before the answer: back-to-back 1200-token requests under 2000',
+    async () => {
+      const g = await gateway('redis-settle', { keys: ['tok'], yaml: `${storeYaml(redis)}
+  limits:
+    - {id: tok-2000, scope: [key], tokens: 2000, per: day}
+` });
+      const body = { model: 'local/mock-1', max_tokens: 1200, mock: { chunks: 20 },
+        messages: [{ role: 'user', content: 'Tell me about tokens.' }] };
+      for (let i = 0; i < 3; i++) {
+        const r = await post(g.gw, g.keys.tok, body);
+        assert.equal(r.status, 200, `request ${i}: the previous one settled first: ${r.text}`);
+      }
+    });
+
+  test('a soft budget on Redis posts its 80 % and 100 % alerts once each', async () => {
+    const hook = await startWebhook();
+    try {
+      const g = await gateway('redis-alerts', { keys: ['soft'], yaml: `${storeYaml(redis)}
+  default_max_tokens: 10
+  budgets:
+    - {id: soft-redis, scope: [key], tokens: 100, period: day, mode: soft, webhook: "${hook.url}"}
+` });
+      for (let i = 0; i < 12; i++) {
+        const r = await post(g.gw, g.keys.soft, { ...chatBody('local/mock-1'), max_tokens: 10,
+          mock: { chunks: 10 } });
+        assert.equal(r.status, 200, `soft: request ${i} passes: ${r.text}`);
+      }
+      await waitFor(() => hook.alerts.filter((a) => a.body.budget === 'soft-redis').length >= 2,
+        ms(5000), 'the 80 % and 100 % alerts of soft-redis');
+      const alerts = hook.alerts.map((a) => a.body).filter((b) => b.budget === 'soft-redis');
+      assert.deepEqual(alerts.map((a) => a.threshold).sort(), [100, 80],
+        `one alert per threshold: ${JSON.stringify(alerts)}`);
+      for (const a of alerts) {
+        assert.equal(a.scope, 'key=soft');
+        assert.equal(a.limit, 100);
+        assert.ok(a.spent >= a.threshold, `spent ${a.spent} ≥ ${a.threshold} % of 100`);
+      }
+    } finally {
+      await hook.close();
+    }
+  });
 
   test('every key the gateways wrote starts with the prefix', async () => {
     const all = await redis.command('KEYS', '*');

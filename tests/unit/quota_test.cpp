@@ -363,6 +363,49 @@ TEST_F(QuotaPolicyTest, BudgetReservesSettlesAndRenewsAtMidnight) {
   EXPECT_EQ(total("bg:daily:usd:consumer=alice:2026-11-23"), reserved);
 }
 
+// An answer settles before it is written (on_response; a stream's end: on_stream_end), so a
+// client's next request finds the reservation released; on_complete then settles nothing twice.
+TEST_F(QuotaPolicyTest, AnswersSettleBeforeTheClientSeesThem) {
+  const std::string key = "bg:daily:usd:consumer=alice:2026-11-22";
+  auto a = context("r", "alice", 100);
+  ASSERT_TRUE(run(policy_->on_request(*a)).is_next());
+  const int64_t reserved = total(key);
+  ASSERT_GT(reserved, 400);
+  a->provider = "p";
+  a->upstream_model = "m1";
+  a->attempts.emplace_back();
+  a->usage.prompt_tokens = 10;
+  a->usage.completion_tokens = 20;
+  a->cost_micros = 50;
+  std::string body = "{}";
+  ResponseView view{200, body};
+  ASSERT_TRUE(run(policy_->on_response(*a, view)).is_next());
+  EXPECT_EQ(total(key), 50) << "settled before the answer is written";
+  a->status = 200;
+  policy_->on_complete(*a);
+  io_.restart();
+  io_.run();
+  EXPECT_EQ(total(key), 50) << "on_complete does not settle again";
+
+  auto s = context("r", "alice", 100);
+  ASSERT_TRUE(run(policy_->on_request(*s)).is_next());
+  EXPECT_EQ(total(key), 50 + reserved);
+  s->provider = "q";
+  s->upstream_model = "m1";
+  s->attempts.emplace_back();
+  s->stream_started = true;
+  s->usage.prompt_tokens = 10;
+  s->usage.completion_tokens = 10;
+  s->cost_micros = 50;  // 10 * 1 + 10 * 4
+  policy_->on_stream_end(*s);
+  EXPECT_EQ(total(key), 100) << "a stream settles at its end";
+  s->client_disconnected = true;  // the last write failed: still billed once
+  policy_->on_complete(*s);
+  io_.restart();
+  io_.run();
+  EXPECT_EQ(total(key), 100);
+}
+
 TEST_F(QuotaPolicyTest, ProviderScopedLimitSkipsATarget) {
   auto a = context("only-capped", "alice", 10);
   ASSERT_TRUE(run(policy_->on_request(*a)).is_next());

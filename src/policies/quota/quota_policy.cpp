@@ -237,15 +237,30 @@ class QuotaPolicy final : public Policy {
     return Verdict::next();
   }
 
+  // An answer settles before the client sees it: a client that sends its next request as soon
+  // as it has this answer finds the reservation already released.
+  // (A shared store is waited for here, one round trip; a stream's end cannot wait, and its
+  // store settlement may land just after the client has the end.)
+  Task<Verdict> on_response(RequestContext& ctx, ResponseView& response) override {
+    std::shared_ptr<Settlement> job =
+        settle_safely(ctx, response.status >= 200 && response.status < 300);
+    if (job) co_await settle_in_store(*job);
+    if (job && !job->posts.empty()) detach(ctx, std::move(job));
+    co_return Verdict::next();
+  }
+  void on_stream_end(RequestContext& ctx) noexcept override {
+    detach(ctx, settle_safely(ctx, true));
+  }
+
+  // Anything else (an error, a denial, a cut stream) settles when the request is over.
   void on_complete(RequestContext& ctx) noexcept override {
-    try {
-      settle(ctx);
-    } catch (const std::exception& e) {
-      log::error("request {}: quota settlement failed: {}", ctx.request_id, e.what());
-    }
+    detach(ctx, settle_safely(ctx, ctx.stream_started || (ctx.status >= 200 &&
+                                                           ctx.status < 300 &&
+                                                           !ctx.provider.empty())));
   }
 
  private:
+  struct Settlement;
   struct Batch {
     Few<RateOp> rate;
     Few<BudgetOp> budget;
@@ -560,12 +575,22 @@ class QuotaPolicy final : public Policy {
     return n;
   }
 
-  void settle(RequestContext& ctx) {
-    if (!ctx.has_state<QuotaState>()) return;
+  std::shared_ptr<Settlement> settle_safely(RequestContext& ctx, bool answered) noexcept {
+    try {
+      return settle(ctx, answered);
+    } catch (const std::exception& e) {
+      log::error("request {}: quota settlement failed: {}", ctx.request_id, e.what());
+      return nullptr;
+    }
+  }
+
+  // Settles the request's holds, once: `answered` counts the answering attempt's usage and cost
+  // (its holds and the request's own), the rest is given back. The memory store settles here;
+  // what must wait (a shared store, webhook posts) is returned.
+  std::shared_ptr<Settlement> settle(RequestContext& ctx, bool answered) {
+    if (!ctx.has_state<QuotaState>()) return nullptr;
     QuotaState& st = ctx.state<QuotaState>();
-    if (st.holds.empty()) return;
-    const bool answered = ctx.stream_started || (ctx.status >= 200 && ctx.status < 300 &&
-                                                 !ctx.provider.empty());
+    if (st.holds.empty()) return nullptr;
     const int answering = answered ? static_cast<int>(ctx.attempts.size()) - 1 : -2;
     int64_t tokens = 0, micros = 0;
     if (answered && st.counting) {
@@ -604,9 +629,10 @@ class QuotaPolicy final : public Policy {
         }
       }
     }
+    st.holds.clear();  // settled: a later hook has nothing left to settle
     job.now_us = clock_();
-    // A store without I/O (memory) settles here; the alerts it triggers, and a store that must
-    // wait (Redis), go to a detached coroutine.
+    // A store without I/O (memory) settles here; a store that must wait (Redis) and the alerts'
+    // posts are the caller's.
     Counts totals;
     if (!job.local_rate.empty() || !job.local_budget.empty()) {
       local_->settle_now(job.local_rate, job.local_budget, job.now_us, totals);
@@ -617,14 +643,19 @@ class QuotaPolicy final : public Policy {
       alerts(job.holds, job.budget, totals, job);
       pending = false;
     }
-    if (!pending && job.posts.empty()) return;
+    if (!pending && job.posts.empty()) return nullptr;
     job.store = store_;
     job.snapshot = ctx.snapshot;
     job.request_id = ctx.request_id;
     if (!pending) job.rate.clear(), job.budget.clear();
-    if (st.executor)
-      net::co_spawn(st.executor, run_settlement(std::make_shared<Settlement>(std::move(job))),
-                    net::detached);
+    return std::make_shared<Settlement>(std::move(job));
+  }
+
+  // Hands what a settlement left to a detached coroutine (never waited for).
+  static void detach(RequestContext& ctx, std::shared_ptr<Settlement> job) {
+    if (!job || !ctx.has_state<QuotaState>()) return;
+    if (auto& ex = ctx.state<QuotaState>().executor)
+      net::co_spawn(ex, run_settlement(std::move(job)), net::detached);
   }
 
   // What a request leaves to settle (or to post), owned by the settling coroutine.
@@ -641,17 +672,21 @@ class QuotaPolicy final : public Policy {
     std::string request_id;
   };
 
-  static Task<void> run_settlement(std::shared_ptr<Settlement> job) {
-    if (!job->rate.empty() || !job->budget.empty()) {
-      auto totals = co_await job->store->settle(job->rate, job->budget, job->now_us);
-      if (!totals)
-        if (int64_t skipped = 0; store_warning_due(skipped))
-          log::warn("request {}: quota settlement lost ({} unavailable): {} ({} more since the "
-                    "last warning)", job->request_id, job->store->kind(), totals.error().message,
-                    skipped);
-      else
-        alerts(job->holds, job->budget, *totals, *job);
+  // The store's part of a settlement (Redis: one round trip), then its alerts.
+  static Task<void> settle_in_store(Settlement& job) {
+    if (job.rate.empty() && job.budget.empty()) co_return;
+    auto totals = co_await job.store->settle(job.rate, job.budget, job.now_us);
+    if (totals) {
+      alerts(job.holds, job.budget, *totals, job);
+    } else if (int64_t skipped = 0; store_warning_due(skipped)) {
+      log::warn("request {}: quota settlement lost ({} unavailable): {} ({} more since the last "
+                "warning)", job.request_id, job.store->kind(), totals.error().message, skipped);
     }
+    job.rate.clear(), job.budget.clear();  // done: what runs next only posts
+  }
+
+  static Task<void> run_settlement(std::shared_ptr<Settlement> job) {
+    co_await settle_in_store(*job);
     for (auto& [ep, body] : job->posts) co_await post(*ep, std::move(body));
   }
 
