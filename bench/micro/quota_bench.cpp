@@ -1,7 +1,7 @@
 // The quota policy per request (issue: memory store <= 2 us): on_request reserves a request
 // cell, a token cell and a money budget (one admit on the store: the prompt's token estimate,
-// the dearest target's price), and on_complete settles them to the answer's usage (a detached
-// coroutine, run here to completion). The model's prompt estimate is bytes / 4 (Mistral): the
+// the dearest target's price), and on_response settles them to the answer's usage before it
+// is written (as for a whole answer; on_complete then finds nothing left). The model's prompt estimate is bytes / 4 (Mistral): the
 // BPE variant below adds the tokenizer. BM_QuotaHarness is the same loop (context, body, two
 // coroutines) without the policy: subtract it.
 #include <benchmark/benchmark.h>
@@ -42,6 +42,15 @@ Task<void> request(Policy& p, RequestContext& ctx, bool& ok) {
   ok = v.is_next();
 }
 
+// A whole answer, as relay_whole and the runner end it: on_response, then on_complete.
+Task<void> response(Policy& p, RequestContext& ctx, bool& ok) {
+  std::string body = "{}";
+  ResponseView view{200, body};
+  Verdict v = co_await p.on_response(ctx, view);
+  ok = v.is_next();
+  p.on_complete(ctx);
+}
+
 Task<void> empty(bool& ok) {
   ok = true;
   co_return;
@@ -51,7 +60,7 @@ void run_quota(benchmark::State& state, bool with_policy, const char* route_name
   (void)tokenizer::get(tokenizer::Encoding::o200k_base);  // loaded once, before the timing
   auto snap = std::move(*build_snapshot(std::move(*parse_config(kQuotaYaml, "bench.yaml")),
                                         "http://127.0.0.1:9"));
-  auto policy = std::move(*make_quota_policy(snap->config, *snap->prices,
+  auto policy = std::move(*make_quota_policy(snap->config,
                                              quota::make_memory_store()));
   RequestHead head;
   Route scratch;
@@ -88,7 +97,7 @@ void run_quota(benchmark::State& state, bool with_policy, const char* route_name
     ctx.usage.prompt_tokens = 40;
     ctx.usage.completion_tokens = 90;
     ctx.cost_micros = 60;
-    if (with_policy) policy->on_complete(ctx);
+    if (with_policy) net::co_spawn(io, response(*policy, ctx, ok), net::detached);
     else net::co_spawn(io, empty(ok), net::detached);
     io.run();
     io.restart();

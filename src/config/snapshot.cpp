@@ -59,6 +59,7 @@ const Route* Snapshot::resolve(std::string_view model, const std::vector<std::st
   t.breaker = &slot.config->breaker;
   t.rate_limit_cooldown = slot.config->rate_limit_cooldown;
   t.health = slot.unlisted;
+  t.price = prices->find(slot.keys.front()->name(), t.model);
   scratch.targets.push_back(std::move(t));
   scratch.tiers.push_back(Route::Tier{0, 1, {0}});
   scratch.state = direct_state.get();
@@ -241,9 +242,10 @@ Result<void> make_provider(Snapshot& s, const ProviderConfig& pc,
   return {};
 }
 
-Target make_target(const ProviderSlot& slot, const std::string& model, int weight, int priority,
-                   routing::HealthRegistry& registry) {
+Target make_target(const Snapshot& s, const ProviderSlot& slot, const std::string& model,
+                   int weight, int priority, routing::HealthRegistry& registry) {
   Target t;
+  t.price = s.prices->find(slot.keys.front()->name(), model);
   t.provider = slot.keys.front();
   t.model = model;
   t.weight = weight;
@@ -269,7 +271,7 @@ void warn_unpriced(const Snapshot& s) {
     for (const Route& r : variants)
       for (const Target& t : r.targets) {
         const std::string full = t.provider->name() + "/" + t.model;
-        if (!s.prices->find(t.provider->name(), t.model) && told.insert(full).second)
+        if (!t.price && told.insert(full).second)
           log::warn("no price for {}: money budgets count its calls as 0 USD (add it under "
                     "prices:)", full);
       }
@@ -296,13 +298,14 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
   for (const auto* list : {&s->providers, &s->key_instances})
     for (const auto& p : *list) (*egress)->allow_host(p->endpoint().host);
   s->direct_state = std::make_unique<routing::RouteState>(1);
+  s->prices = std::make_unique<quota::PriceTable>(s->config.prices);  // the targets' prices
 
   // "<provider>/<listed model>": one target each.
   for (const auto& [name, slot] : s->provider_slots) {
     for (const auto& m : slot.keys.front()->models()) {
       Route r;
       r.name = name + "/" + m;
-      r.targets.push_back(make_target(slot, m, 1, 0, *registry));
+      r.targets.push_back(make_target(*s, slot, m, 1, 0, *registry));
       routing::prepare_tiers(r);
       s->route_states.push_back(std::make_unique<routing::RouteState>(r.tiers.size()));
       r.state = s->route_states.back().get();
@@ -323,7 +326,7 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
       if (p == s->provider_slots.end())
         return ApiError::invalid_request("route '" + rc.name + "': target '" + t.provider + "/" +
                                          t.model + "' names no provider");
-      r.targets.push_back(make_target(p->second, t.model, t.weight, t.priority, *registry));
+      r.targets.push_back(make_target(*s, p->second, t.model, t.weight, t.priority, *registry));
     }
     r.rules = rc.rules;
     routing::prepare_tiers(r);
@@ -342,11 +345,10 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     s->policies.push_back(std::move(*auth));
   }
   s->authorizer = std::make_unique<identity::Authorizer>(s->config.authorization);
-  s->prices = std::make_unique<quota::PriceTable>(s->config.prices);
   if (s->config.quotas.active()) {
     auto store = shared_quota_store(s->config.quotas);
     if (!store) return store.error();
-    auto quota = make_quota_policy(s->config, *s->prices, std::move(*store));
+    auto quota = make_quota_policy(s->config, std::move(*store));
     if (!quota) return quota.error();
     s->policies.push_back(std::move(*quota));
     warn_unpriced(*s);

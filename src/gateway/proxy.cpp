@@ -32,10 +32,9 @@ void answer_headers(const RequestContext& ctx, Headers& h) {
   h.emplace_back("x-torii-model", ctx.upstream_model);
   h.emplace_back("x-torii-attempts", std::to_string(ctx.attempts.size()));
   // The gateway's own limits (quota policy) replace the provider's headers of the same name.
-  for (const auto& kv : ctx.response_headers) h.push_back(kv);
+  for (const auto& [name, value] : ctx.response_headers) h.emplace_back(name, value);
   for (const auto& kv : ctx.upstream_rate_limits)
-    if (ctx.response_headers.empty() || find_header(ctx.response_headers, kv.first).empty())
-      h.push_back(kv);
+    if (!ctx.has_response_header(kv.first)) h.push_back(kv);
   if (!ctx.ignored.empty()) {
     std::string list;
     for (const auto& f : ctx.ignored) list += (list.empty() ? "" : ",") + f;
@@ -43,11 +42,8 @@ void answer_headers(const RequestContext& ctx, Headers& h) {
   }
 }
 
-// The answering model's price (null: not priced).
-const quota::Price* price_of(const RequestContext& ctx) {
-  return ctx.snapshot->prices ? ctx.snapshot->prices->find(ctx.provider, ctx.upstream_model)
-                              : nullptr;
-}
+// The answering model's price (null: not priced), looked up when the snapshot was built.
+const quota::Price* price_of(const RequestContext& ctx) { return ctx.price; }
 
 Headers stream_headers(const RequestContext& ctx) {
   Headers h{{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}};
@@ -411,6 +407,7 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
   }
   ctx.provider = provider.name();
   ctx.upstream_model = target.model;
+  ctx.price = target.price;
   resp.set_deadline(deadline);
   Outcome o = ctx.stream ? co_await relay_stream(ctx, ex, provider, passthrough, resp, ran, last)
                          : co_await relay_whole(ctx, ex, provider, passthrough, resp, ran, last);

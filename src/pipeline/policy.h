@@ -13,6 +13,7 @@
 //   on_response (reverse order)   - the whole non-streamed answer, same rule
 //   on_stream_end (reverse order) - a stream that ended cleanly, before its end is written
 //   on_complete (reverse order)   - ALWAYS, for every policy, also on error, deny, disconnect
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -33,7 +34,8 @@ struct StreamChunk {
   bool usage_only = false;  // OpenAI's trailing usage chunk
 };
 
-// What a hook decided.
+// What a hook decided. `next` (nearly every call) is one byte and a null pointer: returning
+// and moving it costs nothing; an answer or an error lives behind the pointer.
 class Verdict {
  public:
   enum class Kind { next, respond, reject };
@@ -42,32 +44,44 @@ class Verdict {
   // Answer the client now with this response, without going upstream (e.g. a cache hit).
   static Verdict respond(int status, std::string body, Headers headers = {}) {
     Verdict v(Kind::respond);
-    v.status_ = status;
-    v.body_ = std::move(body);
-    v.headers_ = std::move(headers);
+    v.p_ = std::make_unique<Payload>();
+    v.p_->status = status;
+    v.p_->body = std::move(body);
+    v.p_->headers = std::move(headers);
     return v;
   }
   // Stop with an error in the client's API shape.
   static Verdict reject(ApiError error) {
     Verdict v(Kind::reject);
-    v.error_ = std::move(error);
+    v.p_ = std::make_unique<Payload>();
+    v.p_->error = std::move(error);
     return v;
   }
 
   Kind kind() const { return kind_; }
   bool is_next() const { return kind_ == Kind::next; }
-  int status() const { return status_; }
-  std::string& body() { return body_; }
-  Headers& headers() { return headers_; }
-  const ApiError& error() const { return error_; }
+  int status() const { return p_ ? p_->status : 200; }
+  std::string& body() { return payload().body; }
+  Headers& headers() { return payload().headers; }
+  const ApiError& error() const {
+    static const ApiError none;
+    return p_ ? p_->error : none;
+  }
 
  private:
+  struct Payload {
+    int status = 200;
+    std::string body;
+    Headers headers;
+    ApiError error;
+  };
   explicit Verdict(Kind k) : kind_(k) {}
+  Payload& payload() {
+    if (!p_) p_ = std::make_unique<Payload>();
+    return *p_;
+  }
   Kind kind_;
-  int status_ = 200;
-  std::string body_;
-  Headers headers_;
-  ApiError error_;
+  std::unique_ptr<Payload> p_;
 };
 
 // The non-streamed answer on its way to the client; on_response may edit it.

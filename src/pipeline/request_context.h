@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,9 @@ namespace torii {
 
 struct Snapshot;
 struct Route;
+namespace quota {
+struct Price;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -81,6 +85,16 @@ struct RequestContext {
   RequestContext(const RequestContext&) = delete;
   RequestContext& operator=(const RequestContext&) = delete;
 
+  // `text` copied into the request's memory (the JSON arena): valid until the request ends,
+  // freed with it, no malloc while the arena has room. For strings a policy builds per request
+  // and keeps to the end (the quota's store keys).
+  std::string_view keep(std::string_view text) {
+    if (text.empty()) return {};
+    auto* p = static_cast<char*>(json_memory_.allocate(text.size(), 1));
+    std::memcpy(p, text.data(), text.size());
+    return {p, text.size()};
+  }
+
   std::string request_id;
   std::shared_ptr<const Snapshot> snapshot;  // the config this request runs under, to the end
   const RequestHead* head = nullptr;
@@ -95,8 +109,10 @@ struct RequestContext {
   std::vector<std::string> ignored;  // hints dropped in translation (x-torii-ignored-params)
   Headers upstream_rate_limits;      // the answering provider's rate-limit headers, x-ratelimit-*
   // Headers policies add to the answer, success or error (the quota's x-ratelimit-*, which
-  // replace a provider's of the same name).
-  Headers response_headers;
+  // replace a provider's of the same name). Names are string literals: a policy builds only
+  // the values (the names are copied once, into the response).
+  std::vector<std::pair<std::string_view, std::string>> response_headers;
+  bool has_response_header(std::string_view name) const;
   std::string model;            // as the client asked
   bool stream = false;
   bool client_wants_usage = false;  // stream_options.include_usage was set by the client
@@ -107,6 +123,7 @@ struct RequestContext {
   std::vector<Attempt> attempts;  // every upstream call, in order (x-torii-attempts)
   std::string provider;        // the one that answered
   std::string upstream_model;  // the model at that provider
+  const quota::Price* price = nullptr;  // that target's price (null: unpriced)
   Usage usage;
   int64_t cost_micros = -1;  // the call's cost in micro-USD (quota/prices.h); -1: not priced
 

@@ -8,10 +8,20 @@
 #include "gateway/proxy.h"
 #include "identity/authz.h"
 
+#include <strings.h>
+
 #include <ctime>
 #include <optional>
 
 namespace torii {
+
+bool RequestContext::has_response_header(std::string_view name) const {
+  for (const auto& kv : response_headers)
+    if (kv.first.size() == name.size() &&
+        strncasecmp(kv.first.data(), name.data(), name.size()) == 0)
+      return true;
+  return false;
+}
 
 int RequestContext::next_slot_id() {
   static std::atomic<int> next{0};
@@ -25,7 +35,7 @@ Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e) {
   if (!e.retry_after.empty()) h.emplace_back("retry-after", e.retry_after);
   if (!e.retry_after_ms.empty()) h.emplace_back("retry-after-ms", e.retry_after_ms);
   if (!ctx.attempts.empty()) h.emplace_back("x-torii-attempts", std::to_string(ctx.attempts.size()));
-  for (const auto& kv : ctx.response_headers) h.push_back(kv);
+  for (const auto& [name, value] : ctx.response_headers) h.emplace_back(name, value);
   for (const auto& kv : ctx.upstream_rate_limits)
     if (find_header(h, kv.first).empty()) h.push_back(kv);
   // (Built first: GCC 12 mis-compiles a conditional temporary inside a co_await expression.)
@@ -83,7 +93,7 @@ Task<void> answer(RequestContext& ctx, Exchange& ex, Verdict& v) {
   ctx.status = v.status();
   Headers h = std::move(v.headers());
   h.emplace_back("x-request-id", ctx.request_id);
-  for (const auto& kv : ctx.response_headers) h.push_back(kv);
+  for (const auto& [name, value] : ctx.response_headers) h.emplace_back(name, value);
   if (find_header(h, "content-type").empty()) h.emplace_back("content-type", "application/json");
   co_await ex.respond(v.status(), std::move(h), std::move(v.body()));
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <unordered_map>
 
+#include <boost/container/small_vector.hpp>
+
 #include "quota/store.h"
 
 namespace torii::quota {
@@ -67,6 +69,27 @@ int64_t wall_ms() {
       .count();
 }
 
+// A key with its hash, computed once per op: it picks the shard and finds the entry.
+struct Hashed {
+  std::string_view key;
+  std::size_t hash;
+  explicit Hashed(std::string_view k) : key(k), hash(std::hash<std::string_view>{}(k)) {}
+  std::size_t shard() const { return (hash >> 32 ^ hash) % kShards; }
+};
+struct KeyHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  std::size_t operator()(const Hashed& k) const { return k.hash; }
+};
+struct KeyEq {
+  using is_transparent = void;
+  static std::string_view view(std::string_view k) { return k; }
+  static std::string_view view(const Hashed& k) { return k.key; }
+  bool operator()(const auto& a, const auto& b) const { return view(a) == view(b); }
+};
+template <class V>
+using KeyMap = std::unordered_map<std::string, V, KeyHash, KeyEq>;
+
 struct Counter {
   int64_t total = 0;
   int64_t expires_at_ms = 0;
@@ -74,8 +97,8 @@ struct Counter {
 
 struct Shard {
   std::mutex mu;
-  std::unordered_map<std::string, int64_t> cells;   // rate: key -> TAT µs
-  std::unordered_map<std::string, Counter> counters;  // budgets
+  KeyMap<int64_t> cells;     // rate: key -> TAT µs
+  KeyMap<Counter> counters;  // budgets
   unsigned ops = 0;
 
   // Drops what can no longer matter: cells whose TAT passed, counters a day past their period.
@@ -89,6 +112,15 @@ struct Shard {
     });
   }
 };
+
+// The hashed keys of a batch's ops (inline for a usual batch).
+using HashedKeys = boost::container::small_vector<Hashed, 6>;
+template <class Ops>
+HashedKeys hashed(const Ops& ops) {
+  HashedKeys h;
+  for (const auto& op : ops) h.emplace_back(op.key);
+  return h;
+}
 
 class MemoryStore final : public QuotaStore {
  public:
@@ -122,8 +154,8 @@ class MemoryStore final : public QuotaStore {
   }
 
   Task<Result<int64_t>> total(std::string_view key) override {
-    const std::string k(key);
-    Shard& s = shard(k);
+    const Hashed k(key);
+    Shard& s = shards_[k.shard()];
     std::lock_guard g(s.mu);
     auto it = s.counters.find(k);
     co_return it == s.counters.end() ? int64_t{0} : it->second.total;
@@ -140,35 +172,52 @@ class MemoryStore final : public QuotaStore {
     return true;
   }
 
+  // One lock pass for both kinds.
   bool settle_now(std::span<const RateAdjust> rate, std::span<const BudgetOp> budget,
                   int64_t now_us, Counts& totals) override {
-    if (!rate.empty()) adjust_cells(rate, now_us);
-    totals = add_to_counters(budget);
+    const HashedKeys rkeys = hashed(rate), bkeys = hashed(budget);
+    Locks locks = lock_marked(marks(rkeys) | marks(bkeys));
+    adjust_locked(rate, rkeys, now_us);
+    totals = add_locked(budget, bkeys);
     return true;
   }
 
  private:
   void adjust_cells(std::span<const RateAdjust> ops, int64_t now_us) {
-    Locks locks = lock_adjust(ops);
-    for (const auto& op : ops) {
-      auto& cells = shard(op.key).cells;
-      auto it = cells.find(op.key);
-      const int64_t tat = std::max(it == cells.end() ? now_us : it->second, now_us) + op.delta_us;
-      // A TAT at or before now is the same as a fresh cell; an existing one is kept (the sweep
-      // drops it later) rather than erased and re-created by the next request.
-      if (it != cells.end()) it->second = tat;
-      else if (tat > now_us) cells.emplace(op.key, tat);
-    }
+    const HashedKeys keys = hashed(ops);
+    Locks locks = lock_marked(marks(keys));
+    adjust_locked(ops, keys, now_us);
   }
 
   Counts add_to_counters(std::span<const BudgetOp> ops) {
-    Locks locks = lock(std::span<const RateOp>(), ops);
+    const HashedKeys keys = hashed(ops);
+    Locks locks = lock_marked(marks(keys));
+    return add_locked(ops, keys);
+  }
+
+  void adjust_locked(std::span<const RateAdjust> ops, const HashedKeys& keys, int64_t now_us) {
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      auto& cells = shards_[keys[i].shard()].cells;
+      auto it = cells.find(keys[i]);
+      const int64_t tat =
+          std::max(it == cells.end() ? now_us : it->second, now_us) + ops[i].delta_us;
+      // A TAT at or before now is the same as a fresh cell; an existing one is kept (the sweep
+      // drops it later) rather than erased and re-created by the next request.
+      if (it != cells.end()) it->second = tat;
+      else if (tat > now_us) cells.emplace(std::string(ops[i].key), tat);
+    }
+  }
+
+  Counts add_locked(std::span<const BudgetOp> ops, const HashedKeys& keys) {
     Counts totals;
     totals.reserve(ops.size());
-    for (const auto& op : ops) {
-      Counter& c = shard(op.key).counters[op.key];
-      c.total += op.amount;
-      c.expires_at_ms = std::max(c.expires_at_ms, op.expires_at_ms);
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      auto& counters = shards_[keys[i].shard()].counters;
+      auto it = counters.find(keys[i]);
+      if (it == counters.end()) it = counters.emplace(std::string(ops[i].key), Counter{}).first;
+      Counter& c = it->second;
+      c.total += ops[i].amount;
+      c.expires_at_ms = std::max(c.expires_at_ms, ops[i].expires_at_ms);
       totals.push_back(c.total);
     }
     return totals;
@@ -180,19 +229,10 @@ class MemoryStore final : public QuotaStore {
     std::vector<std::unique_lock<std::mutex>> more;
   };
 
-  std::size_t index(const std::string& key) const { return std::hash<std::string>{}(key) % kShards; }
-  Shard& shard(const std::string& key) { return shards_[index(key)]; }
-
-  Locks lock(std::span<const RateOp> rate, std::span<const BudgetOp> budget) {
+  static uint64_t marks(const HashedKeys& keys) {
     uint64_t need = 0;  // one bit per shard (kShards == 64)
-    for (const auto& op : rate) need |= uint64_t{1} << index(op.key);
-    for (const auto& op : budget) need |= uint64_t{1} << index(op.key);
-    return lock_marked(need);
-  }
-  Locks lock_adjust(std::span<const RateAdjust> rate) {
-    uint64_t need = 0;
-    for (const auto& op : rate) need |= uint64_t{1} << index(op.key);
-    return lock_marked(need);
+    for (const Hashed& k : keys) need |= uint64_t{1} << k.shard();
+    return need;
   }
   // Locks the marked shards in index order.
   Locks lock_marked(uint64_t need) {
@@ -206,76 +246,87 @@ class MemoryStore final : public QuotaStore {
     return l;
   }
 
-  // Checks every op, then applies all or none (see the file comment).
+  // Checks every op, then applies all or none (see the file comment). Each key is hashed once;
+  // the entries found are written through (a new key is inserted).
   Admission admit_batch(std::span<const RateOp> rate, std::span<const BudgetOp> budget,
                         int64_t now_us) {
     Admission a;
-    Locks locks = lock(rate, budget);
+    const HashedKeys rkeys = hashed(rate), bkeys = hashed(budget);
+    Locks locks = lock_marked(marks(rkeys) | marks(bkeys));
     a.tat_us.resize(rate.size());
     a.totals.resize(budget.size());
+    boost::container::small_vector<int64_t*, 6> cell(rate.size());
+    boost::container::small_vector<Counter*, 6> counter(budget.size());
+    auto refuse = [&](int denied) {
+      a.denied = denied;
+      for (std::size_t k = 0; k < rate.size(); ++k) {
+        const int64_t* c = find_cell(rkeys[k]);
+        a.tat_us[k] = c ? std::max(*c, now_us) : now_us;
+      }
+      for (std::size_t k = 0; k < budget.size(); ++k) {
+        const Counter* c = find_counter(bkeys[k]);
+        a.totals[k] = c ? c->total : 0;
+      }
+      return a;
+    };
     // Ops may repeat a key within a batch: the new values go to the answer's vectors first (a
     // refusal overwrites them with the current ones).
     Counts& tats = a.tat_us;
     for (std::size_t i = 0; i < rate.size(); ++i) {
-      int64_t tat = current_tat(rate[i].key, now_us);
+      cell[i] = find_cell(rkeys[i]);
+      int64_t tat = cell[i] ? std::max(*cell[i], now_us) : now_us;
       for (std::size_t j = i; j-- > 0;)
         if (rate[j].key == rate[i].key) {
           tat = tats[j];
           break;
         }
-      const int64_t base = std::max(tat, now_us);
-      const int64_t next = base + rate[i].increment_us;
+      const int64_t next = std::max(tat, now_us) + rate[i].increment_us;
       if (next - now_us > rate[i].window_us) {
         a.rate_denied = true;
-        a.denied = static_cast<int>(i);
-        for (std::size_t k = 0; k < rate.size(); ++k) a.tat_us[k] = current_tat(rate[k].key, now_us);
-        for (std::size_t k = 0; k < budget.size(); ++k) a.totals[k] = current_total(budget[k].key);
-        return a;
+        return refuse(static_cast<int>(i));
       }
       tats[i] = next;
     }
     Counts& totals = a.totals;
     for (std::size_t i = 0; i < budget.size(); ++i) {
+      counter[i] = find_counter(bkeys[i]);
       std::size_t j = i;
       while (j-- > 0 && budget[j].key != budget[i].key) {
       }
-      const int64_t total = j < i ? totals[j] : current_total(budget[i].key);
-      if (budget[i].limit >= 0 && total + budget[i].amount > budget[i].limit) {
-        a.denied = static_cast<int>(i);
-        for (std::size_t k = 0; k < rate.size(); ++k) a.tat_us[k] = current_tat(rate[k].key, now_us);
-        for (std::size_t k = 0; k < budget.size(); ++k) a.totals[k] = current_total(budget[k].key);
-        return a;
-      }
+      const int64_t total = j < i ? totals[j] : counter[i] ? counter[i]->total : 0;
+      if (budget[i].limit >= 0 && total + budget[i].amount > budget[i].limit)
+        return refuse(static_cast<int>(i));
       totals[i] = total + budget[i].amount;
     }
     for (std::size_t i = 0; i < rate.size(); ++i) {
-      shard(rate[i].key).cells[rate[i].key] = tats[i];
+      if (!cell[i]) cell[i] = find_cell(rkeys[i]);  // a key repeated in this batch
+      if (cell[i]) *cell[i] = tats[i];
+      else shards_[rkeys[i].shard()].cells.emplace(std::string(rate[i].key), tats[i]);
     }
     for (std::size_t i = 0; i < budget.size(); ++i) {
-      Counter& c = shard(budget[i].key).counters[budget[i].key];
-      c.total = totals[i];
-      c.expires_at_ms = std::max(c.expires_at_ms, budget[i].expires_at_ms);
+      if (!counter[i]) counter[i] = find_counter(bkeys[i]);
+      if (!counter[i])
+        counter[i] = &shards_[bkeys[i].shard()].counters.emplace(std::string(budget[i].key), Counter{})
+                          .first->second;
+      counter[i]->total = totals[i];
+      counter[i]->expires_at_ms = std::max(counter[i]->expires_at_ms, budget[i].expires_at_ms);
     }
-    sweep_touched(rate, budget, now_us);
+    // (After the writes: a sweep may erase entries the pointers above pointed to.)
+    if (!rkeys.empty()) shards_[rkeys[0].shard()].sweep(now_us);
+    else if (!bkeys.empty()) shards_[bkeys[0].shard()].sweep(now_us);
     a.allowed = true;
     return a;
   }
 
-  void sweep_touched(std::span<const RateOp> rate, std::span<const BudgetOp> budget,
-                     int64_t now_us) {
-    if (!rate.empty()) shard(rate[0].key).sweep(now_us);
-    else if (!budget.empty()) shard(budget[0].key).sweep(now_us);
+  int64_t* find_cell(const Hashed& k) {
+    auto& cells = shards_[k.shard()].cells;
+    auto it = cells.find(k);
+    return it == cells.end() ? nullptr : &it->second;
   }
-
-  int64_t current_tat(const std::string& key, int64_t now_us) {
-    auto& cells = shard(key).cells;
-    auto it = cells.find(key);
-    return it == cells.end() ? now_us : std::max(it->second, now_us);
-  }
-  int64_t current_total(const std::string& key) {
-    auto& counters = shard(key).counters;
-    auto it = counters.find(key);
-    return it == counters.end() ? 0 : it->second.total;
+  Counter* find_counter(const Hashed& k) {
+    auto& counters = shards_[k.shard()].counters;
+    auto it = counters.find(k);
+    return it == counters.end() ? nullptr : &it->second;
   }
 
   std::array<Shard, kShards> shards_;

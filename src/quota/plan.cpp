@@ -1,5 +1,6 @@
 #include "quota/plan.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -74,28 +75,42 @@ int64_t wait_us(int64_t tat_us, int64_t now_us, int64_t increment, int64_t windo
 }
 
 std::string reset_text(int64_t us) {
+  // Formatted in place (per request, in the x-ratelimit-reset-* headers).
+  char buf[48];
+  char* p = buf;
+  auto put = [&](int64_t v, std::string_view unit) {
+    p = std::to_chars(p, buf + sizeof buf, v).ptr;
+    for (char c : unit) *p++ = c;
+  };
   if (us <= 0) return "0s";
-  if (us < 1'000'000) return std::to_string((us + 999) / 1000) + "ms";
-  int64_t s = (us + 999'999) / 1'000'000;
-  const int64_t h = s / 3600, m = s % 3600 / 60;
-  s %= 60;
-  std::string out;
-  if (h) out += std::to_string(h) + "h";
-  if (h || m) out += std::to_string(m) + "m";
-  out += std::to_string(s) + "s";
-  return out;
+  if (us < 1'000'000) {
+    put((us + 999) / 1000, "ms");
+  } else {
+    int64_t s = (us + 999'999) / 1'000'000;
+    const int64_t h = s / 3600, m = s % 3600 / 60;
+    if (h) put(h, "h");
+    if (h || m) put(m, "m");
+    put(s % 60, "s");
+  }
+  return std::string(buf, p);
 }
 
 void append_escaped(std::string& out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '%': out += "%25"; break;
-      case ',': out += "%2C"; break;
-      case ':': out += "%3A"; break;
-      case '=': out += "%3D"; break;
-      default: out += c;
+  // The runs between special characters are appended whole (a value rarely has any).
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char* esc;
+    switch (value[i]) {
+      case '%': esc = "%25"; break;
+      case ',': esc = "%2C"; break;
+      case ':': esc = "%3A"; break;
+      case '=': esc = "%3D"; break;
+      default: continue;
     }
+    out.append(value.data() + run, i - run).append(esc, 3);
+    run = i + 1;
   }
+  out.append(value.data() + run, value.size() - run);
 }
 
 std::string_view scope_name(QuotaScope s) {

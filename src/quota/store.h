@@ -28,8 +28,10 @@ using Counts = boost::container::small_vector<int64_t, 4>;
 // (TAT, µs since the Unix epoch). An op of `increment_us` (its cost × window / limit, rounded
 // up) fits when max(TAT, now) + increment_us - now <= window_us; it then sets
 // TAT = max(TAT, now) + increment_us. A missing cell has TAT = now.
+// Op keys are views: the caller keeps their storage alive until the call completes (the quota
+// policy keeps them in the request's memory; a store copies a key it inserts).
 struct RateOp {
-  std::string key;       // the full store key (the store may prefix it)
+  std::string_view key;  // the full store key (the store may prefix it)
   int64_t increment_us;  // > 0
   int64_t window_us;     // > 0: the burst bound (the limit's window)
 };
@@ -42,7 +44,7 @@ struct RateReply {
 
 // A change after the fact (settling): TAT += delta_us (negative gives back). Never refused.
 struct RateAdjust {
-  std::string key;
+  std::string_view key;
   int64_t delta_us;
 };
 
@@ -59,7 +61,7 @@ class RateLimitStore {
 // in micro-USD or tokens. The key names the period ("...:2026-11"), so that a new period starts
 // from zero without a reset.
 struct BudgetOp {
-  std::string key;
+  std::string_view key;
   int64_t amount;         // to add (reserve: >= 0; adjust: any sign)
   int64_t limit;          // reserve: refused when total + amount > limit; < 0 = never refused
   int64_t expires_at_ms;  // the period's end (Unix ms): the counter may be dropped after it

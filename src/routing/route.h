@@ -22,6 +22,9 @@
 namespace torii {
 
 class Provider;
+namespace quota {
+struct Price;
+}
 
 struct Target {
   const Provider* provider = nullptr;  // the instance holding the first key
@@ -33,6 +36,8 @@ struct Target {
   const BreakerConfig* breaker = nullptr;  // the provider's (owned by the snapshot's config)
   std::chrono::milliseconds rate_limit_cooldown{1'000};
   std::shared_ptr<routing::TargetHealth> health;
+  // Its price, looked up once per snapshot (the snapshot's PriceTable); null: unpriced.
+  const quota::Price* price = nullptr;
 };
 
 namespace routing {

@@ -263,8 +263,13 @@ void each_text(const boost::json::value& v, const std::function<void(std::string
 
 void for_each_prompt_text(const boost::json::object& body,
                           const std::function<void(std::string_view)>& fn) {
-  for (const char* k : {"messages", "system", "instructions", "input", "prompt", "tools"})
-    if (const auto* v = body.if_contains(k)) each_text(*v, fn, 0);
+  // One pass over the body's members (in its order: the counts add up the same).
+  for (const auto& kv : body) {
+    const std::string_view k = kv.key();
+    if (k == "messages" || k == "system" || k == "instructions" || k == "input" ||
+        k == "prompt" || k == "tools")
+      each_text(kv.value(), fn, 0);
+  }
 }
 
 int64_t estimate_prompt_tokens(const boost::json::object& body) {

@@ -81,13 +81,21 @@ void preload() {
 
 std::optional<Encoding> encoding_for_model(std::string_view model) {
   if (auto slash = model.rfind('/'); slash != std::string_view::npos) model.remove_prefix(slash + 1);
-  std::string m(model);
-  for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view v = m;
-  if (v.starts_with("ft:")) v.remove_prefix(3);  // fine-tuned: ft:<base>:<org>:...
-  auto any_prefix = [v](std::initializer_list<std::string_view> prefixes) {
+  // Case-insensitive prefixes (runs per request: no allocation). The prefixes are lower case.
+  auto starts = [](std::string_view v, std::string_view p) {
+    if (v.size() < p.size()) return false;
+    for (std::size_t i = 0; i < p.size(); ++i)
+      if ((v[i] >= 'A' && v[i] <= 'Z' ? v[i] + ('a' - 'A') : v[i]) != p[i]) return false;
+    return true;
+  };
+  std::string_view v = model;
+  if (starts(v, "ft:")) v.remove_prefix(3);  // fine-tuned: ft:<base>:<org>:...
+  // Every known prefix starts with c, g, o or t: most other models stop here.
+  const char first = v.empty() ? '\0' : static_cast<char>(v[0] | 0x20);
+  if (first != 'c' && first != 'g' && first != 'o' && first != 't') return std::nullopt;
+  auto any_prefix = [&](std::initializer_list<std::string_view> prefixes) {
     for (auto p : prefixes) {
-      if (v.starts_with(p)) return true;
+      if (starts(v, p)) return true;
     }
     return false;
   };

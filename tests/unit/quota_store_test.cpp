@@ -129,7 +129,7 @@ class QuotaStoreTest : public ::testing::TestWithParam<Backend> {
 };
 
 // 4 requests per second: increment 250 ms.
-RateOp four_per_second(std::string key) { return {std::move(key), 250'000, kSecond}; }
+RateOp four_per_second(std::string_view key) { return {key, 250'000, kSecond}; }  // a literal
 
 TEST_P(QuotaStoreTest, BurstEqualsLimitThenRefuses) {
   auto op = four_per_second("rl:a:req:*");

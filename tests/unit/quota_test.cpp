@@ -221,7 +221,7 @@ class QuotaPolicyTest : public ::testing::Test {
     ASSERT_TRUE(snap) << snap.error().message;
     snap_ = *snap;
     store_ = make_memory_store();
-    auto p = make_quota_policy(snap_->config, *snap_->prices, store_, [this] { return now_us_; });
+    auto p = make_quota_policy(snap_->config, store_, [this] { return now_us_; });
     ASSERT_TRUE(p);
     policy_ = std::move(*p);
   }
@@ -263,8 +263,8 @@ class QuotaPolicyTest : public ::testing::Test {
     ctx.attempts.emplace_back();
     ctx.usage.prompt_tokens = prompt;
     ctx.usage.completion_tokens = completion;
-    if (const Price* p = snap_->prices->find(ctx.provider, "m1"))
-      ctx.cost_micros = cost_micros(*p, ctx.usage);
+    ctx.price = snap_->prices->find(ctx.provider, "m1");
+    if (ctx.price) ctx.cost_micros = cost_micros(*ctx.price, ctx.usage);
     policy_->on_complete(ctx);
     io_.restart();
     io_.run();
@@ -282,7 +282,9 @@ class QuotaPolicyTest : public ::testing::Test {
   }
 
   std::string header(const RequestContext& ctx, std::string_view name) {
-    return std::string(find_header(ctx.response_headers, name));
+    for (const auto& [n, v] : ctx.response_headers)
+      if (n == name) return v;
+    return {};
   }
 
   net::io_context io_;

@@ -187,7 +187,7 @@ TEST(Tokenizer, EncodingForModel) {
   for (const char* m : {"gpt-4o", "gpt-4o-mini", "openai/gpt-4o-2024-08-06", "gpt-4.1-nano",
                         "gpt-4.5-preview", "gpt-5", "gpt-5-mini", "o1", "o1-mini", "o3-pro",
                         "o4-mini", "chatgpt-4o-latest", "omni-moderation-latest",
-                        "azure/eu/gpt-4o", "GPT-4o"}) {
+                        "azure/eu/gpt-4o", "GPT-4o", "ft:gpt-4o-mini:acme::x1", "FT:GPT-4O:acme"}) {
     EXPECT_EQ(encoding_for_model(m), o200k) << m;
   }
   for (const char* m : {"gpt-4", "gpt-4-turbo", "gpt-4-0613", "gpt-3.5-turbo", "openai/gpt-4",

@@ -8,6 +8,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -42,12 +43,18 @@ namespace {
 // Text kept for a cut stream's count; beyond it, bytes / 4.
 constexpr std::size_t kMaxStreamed = 1u << 20;
 
+// An integer's decimal text (std::to_string costs several times more, per header value).
+std::string decimal(int64_t v) {
+  char buf[24];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
 // One reservation a request holds until it settles.
 struct Hold {
   enum class Kind : uint8_t { requests, tokens, usd, budget_tokens } kind;
   int attempt = -1;       // -1: the whole request; else the attempt it was taken for
   bool local = false;     // taken on the local fallback store (the shared one was down)
-  std::string key;
+  std::string_view key;   // in the request's memory (RequestContext::keep)
   int64_t reserved = 0;   // tokens or micro-USD (requests: 1)
   int64_t limit = 0;      // rate: per window; budget: per period (as configured, also soft)
   int64_t window_us = 0;  // rate
@@ -174,9 +181,8 @@ void generated_text(const boost::json::value& v, std::string_view model, int64_t
 
 class QuotaPolicy final : public Policy {
  public:
-  QuotaPolicy(const Config& cfg, const PriceTable& prices, std::shared_ptr<QuotaStore> store,
-              WallClockUs clock)
-      : q_(cfg.quotas), prices_(prices), store_(std::move(store)),
+  QuotaPolicy(const Config& cfg, std::shared_ptr<QuotaStore> store, WallClockUs clock)
+      : q_(cfg.quotas), store_(std::move(store)),
         local_(make_memory_store()), clock_(clock ? std::move(clock) : WallClockUs(wall_clock_us)) {
     for (const auto& l : q_.limits) {
       attempts_ = attempts_ || has_provider(l.scope);
@@ -206,14 +212,12 @@ class QuotaPolicy final : public Policy {
     if (ctx.api == InboundApi::anthropic_count_tokens) co_return Verdict::next();
     QuotaState& st = ctx.state<QuotaState>();
     st.executor = co_await net::this_coro::executor;
-    Batch batch;
-    plan(ctx, st, nullptr, batch);
-    if (batch.holds.empty()) co_return Verdict::next();
-    // The memory store answers at once: no further coroutine.
-    Result<Admission> got = Admission{};
-    if (store_->admit_now(batch.rate, batch.budget, batch.now_us, *got))
-      co_return finish(ctx, st, batch, got);
-    co_return co_await run(ctx, st, batch);
+    // The memory store answers at once: the batch stays off this frame (it would push the frame
+    // past the recycled size), and no further coroutine runs.
+    std::unique_ptr<Batch> later;
+    Verdict v = admit_now(ctx, st, later);
+    if (!later) co_return v;
+    co_return co_await run(ctx, st, *later);
   }
 
   Task<Verdict> on_attempt(RequestContext& ctx, const Target& target) override {
@@ -268,15 +272,16 @@ class QuotaPolicy final : public Policy {
     int64_t now_us = 0;
   };
 
-  // A store key from its parts, in one allocation: "rl:" id ":req:" scope, or
-  // "bg:" id ":usd:" scope ":" period.
-  static std::string key_of(std::string_view kind, std::string_view id, std::string_view unit,
-                            std::string_view scope, std::string_view period = {}) {
-    std::string k;
-    k.reserve(kind.size() + id.size() + unit.size() + scope.size() + period.size() + 1);
+  // A store key from its parts, kept in the request's memory (no malloc): "rl:" id ":req:"
+  // scope, or "bg:" id ":usd:" scope ":" period.
+  static std::string_view key_of(RequestContext& ctx, std::string_view kind, std::string_view id,
+                                 std::string_view unit, std::string_view scope,
+                                 std::string_view period = {}) {
+    thread_local std::string k;  // (plan() does not suspend: one request at a time per thread)
+    k.clear();
     k.append(kind).append(id).append(unit).append(scope);
     if (!period.empty()) k.append(":").append(period);
-    return k;
+    return ctx.keep(k);
   }
 
   static bool has_provider(const std::vector<QuotaScope>& s) {
@@ -360,7 +365,7 @@ class QuotaPolicy final : public Policy {
                          const Target* target) const {
     int64_t best = 0;
     auto consider = [&](const Target& t) {
-      const Price* p = prices_.find(t.provider->name(), t.model);
+      const Price* p = t.price;
       if (!p) return;
       Usage u;
       u.prompt_tokens = st.prompt_est;
@@ -392,7 +397,7 @@ class QuotaPolicy final : public Policy {
     if (in && in->now == 0) in->now = ::time(nullptr);
     b.now_us = clock_();
     const int attempt = target ? static_cast<int>(ctx.attempts.size()) : -1;
-    Few<std::string> scopes;
+    thread_local Few<std::string> scopes;  // reused: no malloc once warm (plan never suspends)
     for (const auto& l : q_.limits) {
       if (has_provider(l.scope) != (target != nullptr)) continue;
       if (!l.when.empty() && !applies(l.when, &*in)) continue;
@@ -401,14 +406,14 @@ class QuotaPolicy final : public Policy {
       if (l.tokens > 0) estimate(ctx, st, target);
       for (const auto& s : scopes) {
         if (l.requests > 0) {
-          b.rate.push_back({key_of("rl:", l.id, ":req:", s), increment_us(1, l.requests, window_us),
+          b.rate.push_back({key_of(ctx, "rl:", l.id, ":req:", s), increment_us(1, l.requests, window_us),
                             window_us});
           b.holds.push_back({Hold::Kind::requests, attempt, false, {}, 1,
                              l.requests, window_us});
         }
         if (l.tokens > 0) {
           const int64_t want = st.prompt_est + st.max_out;
-          b.rate.push_back({key_of("rl:", l.id, ":tok:", s),
+          b.rate.push_back({key_of(ctx, "rl:", l.id, ":tok:", s),
                             increment_us(want, l.tokens, window_us), window_us});
           b.holds.push_back({Hold::Kind::tokens, attempt, false, {}, want,
                              l.tokens, window_us});
@@ -426,8 +431,7 @@ class QuotaPolicy final : public Policy {
       for (const auto& s : scopes) {
         auto add = [&](Hold::Kind kind, std::string_view unit, int64_t amount, int64_t limit) {
           // unit is ":usd:" or ":tok:"
-          std::string key = key_of("bg:", bc.id, unit, s, period.id);
-          b.budget.push_back({std::move(key), amount, bc.soft ? -1 : limit, period.end_ms});
+          b.budget.push_back({key_of(ctx, "bg:", bc.id, unit, s, period.id), amount, bc.soft ? -1 : limit, period.end_ms});
           b.holds.push_back(Hold{kind, attempt, false, {}, amount, limit, 0, period.end_ms, &bc});
         };
         if (bc.usd_micros > 0)
@@ -440,6 +444,19 @@ class QuotaPolicy final : public Policy {
 
   // Admits a batch on the store (the local one when the shared one fails and fail-open), then
   // records its holds and headers, or answers the refusal.
+  // Plans and admits the request's entries on a store that answers at once; else hands the
+  // batch to `later`, for run().
+  Verdict admit_now(RequestContext& ctx, QuotaState& st, std::unique_ptr<Batch>& later) {
+    Batch batch;
+    plan(ctx, st, nullptr, batch);
+    if (batch.holds.empty()) return Verdict::next();
+    Result<Admission> got = Admission{};
+    if (store_->admit_now(batch.rate, batch.budget, batch.now_us, *got))
+      return finish(ctx, st, batch, got);
+    later = std::make_unique<Batch>(std::move(batch));
+    return Verdict::next();
+  }
+
   Task<Verdict> run(RequestContext& ctx, QuotaState& st, Batch& b) {
     Result<Admission> got = Admission{};
     if (!store_->admit_now(b.rate, b.budget, b.now_us, *got))
@@ -472,8 +489,7 @@ class QuotaPolicy final : public Policy {
     for (std::size_t i = 0; i < b.holds.size(); ++i) {
       Hold& h = b.holds[i];
       h.local = local;
-      h.key = i < b.rate.size() ? std::move(b.rate[i].key)
-                                : std::move(b.budget[i - b.rate.size()].key);
+      h.key = i < b.rate.size() ? b.rate[i].key : b.budget[i - b.rate.size()].key;
       if (h.kind != Hold::Kind::requests) st.counting = true;
       st.holds.push_back(std::move(h));
     }
@@ -498,13 +514,13 @@ class QuotaPolicy final : public Policy {
     if (!hs.empty())
       std::erase_if(hs, [](const auto& kv) { return kv.first.starts_with("x-ratelimit-"); });
     if (st.requests.limit >= 0) {
-      hs.emplace_back("x-ratelimit-limit-requests", std::to_string(st.requests.limit));
-      hs.emplace_back("x-ratelimit-remaining-requests", std::to_string(st.requests.remaining));
+      hs.emplace_back("x-ratelimit-limit-requests", decimal(st.requests.limit));
+      hs.emplace_back("x-ratelimit-remaining-requests", decimal(st.requests.remaining));
       hs.emplace_back("x-ratelimit-reset-requests", reset_text(st.requests.reset_us));
     }
     if (st.tokens.limit >= 0) {
-      hs.emplace_back("x-ratelimit-limit-tokens", std::to_string(st.tokens.limit));
-      hs.emplace_back("x-ratelimit-remaining-tokens", std::to_string(st.tokens.remaining));
+      hs.emplace_back("x-ratelimit-limit-tokens", decimal(st.tokens.limit));
+      hs.emplace_back("x-ratelimit-remaining-tokens", decimal(st.tokens.remaining));
       hs.emplace_back("x-ratelimit-reset-tokens", reset_text(st.tokens.reset_us));
     }
   }
@@ -513,8 +529,8 @@ class QuotaPolicy final : public Policy {
     if (a.rate_denied) {
       const std::size_t i = static_cast<std::size_t>(std::max(a.denied, 0));
       const Hold& h = b.holds[i];
-      const std::string& key = b.rate[i].key;
-      const std::string id = key.substr(3, key.find(':', 3) - 3);
+      const std::string_view key = b.rate[i].key;
+      const std::string id(key.substr(3, key.find(':', 3) - 3));
       const bool tokens = h.kind == Hold::Kind::tokens;
       const std::string per = reset_text(h.window_us);
       if (b.rate[i].increment_us > h.window_us) {
@@ -540,8 +556,9 @@ class QuotaPolicy final : public Policy {
     ApiError e{429, "insufficient_quota", "budget_exceeded", {}};
     if (h.expires_at_ms > 0) {
       const int64_t wait = h.expires_at_ms * 1000 - b.now_us;
-      const std::string& key = b.budget[i - b.rate.size()].key;
-      msg += " for " + key.substr(key.rfind(':') + 1) + "; it renews in " + reset_text(wait);
+      const std::string_view key = b.budget[i - b.rate.size()].key;
+      msg += " for " + std::string(key.substr(key.rfind(':') + 1)) + "; it renews in " +
+             reset_text(wait);
       e.retry_after = retry_seconds(wait);
     } else {
       msg += " in total; it does not renew";
@@ -600,7 +617,7 @@ class QuotaPolicy final : public Policy {
       tokens = u.prompt_tokens + u.completion_tokens;
       micros = ctx.cost_micros;
       if (micros < 0) {
-        const Price* p = prices_.find(ctx.provider, ctx.upstream_model);
+        const Price* p = ctx.price;
         micros = p ? cost_micros(*p, u) : 0;
         if (p) ctx.cost_micros = micros;  // estimated: the stream ended without usage
       }
@@ -616,14 +633,14 @@ class QuotaPolicy final : public Policy {
           const int64_t d = (counts ? tokens : 0) - h.reserved;
           if (d == 0) break;
           const int64_t us = increment_us(d < 0 ? -d : d, h.limit, h.window_us);
-          (h.local ? job.local_rate : job.rate).push_back({std::move(h.key), d < 0 ? -us : us});
+          (h.local ? job.local_rate : job.rate).push_back({h.key, d < 0 ? -us : us});
           break;
         }
         case Hold::Kind::usd:
         case Hold::Kind::budget_tokens: {
           const int64_t actual = counts ? (h.kind == Hold::Kind::usd ? micros : tokens) : 0;
           (h.local ? job.local_budget : job.budget)
-              .push_back({std::move(h.key), actual - h.reserved, -1, h.expires_at_ms});
+              .push_back({h.key, actual - h.reserved, -1, h.expires_at_ms});
           (h.local ? job.local_holds : job.holds).push_back(std::move(h));
           break;
         }
@@ -648,7 +665,9 @@ class QuotaPolicy final : public Policy {
     job.snapshot = ctx.snapshot;
     job.request_id = ctx.request_id;
     if (!pending) job.rate.clear(), job.budget.clear();
-    return std::make_shared<Settlement>(std::move(job));
+    auto out = std::make_shared<Settlement>(std::move(job));
+    out->own_keys();  // it may outlive the request, whose memory holds them
+    return out;
   }
 
   // Hands what a settlement left to a detached coroutine (never waited for).
@@ -670,6 +689,27 @@ class QuotaPolicy final : public Policy {
     std::shared_ptr<const Snapshot> snapshot;
     std::vector<std::pair<std::shared_ptr<Endpoint>, std::string>> posts;  // webhook alerts
     std::string request_id;
+    std::string keys;  // what the ops' and holds' keys view, once own_keys() ran
+
+    // Copies every key into `keys` (one allocation) and points the views there.
+    void own_keys() {
+      std::size_t n = 0;
+      auto count = [&](const auto& list) {
+        for (const auto& x : list) n += x.key.size();
+      };
+      count(rate), count(local_rate), count(budget), count(local_budget), count(holds),
+          count(local_holds);
+      keys.reserve(n);  // no reallocation below: the views stay valid
+      auto move = [&](auto& list) {
+        for (auto& x : list) {
+          const std::size_t at = keys.size();
+          keys.append(x.key);
+          x.key = std::string_view(keys).substr(at, x.key.size());
+        }
+      };
+      move(rate), move(local_rate), move(budget), move(local_budget), move(holds),
+          move(local_holds);
+    }
   };
 
   // The store's part of a settlement (Redis: one round trip), then its alerts.
@@ -696,12 +736,12 @@ class QuotaPolicy final : public Policy {
                      Settlement& job) {
     for (std::size_t i = 0; i < holds.size() && i < totals.size() && i < ops.size(); ++i) {
       const Hold& h = holds[i];
-      const std::string& key = ops[i].key;
+      const std::string_view key = ops[i].key;
       if (h.limit <= 0) continue;
       for (int threshold : {80, 100}) {
         if (static_cast<__int128>(totals[i]) * 100 < static_cast<__int128>(h.limit) * threshold)
           continue;
-        if (!alert_log().first(key + "#" + std::to_string(threshold))) continue;
+        if (!alert_log().first(std::string(key) + "#" + std::to_string(threshold))) continue;
         const bool usd = h.kind == Hold::Kind::usd;
         log::warn("budget '{}' ({}, {}) reached {}%", h.budget->id, h.scope(key), Hold::period(key),
                   threshold);
@@ -738,7 +778,6 @@ class QuotaPolicy final : public Policy {
   }
 
   const QuotasConfig& q_;
-  const PriceTable& prices_;
   std::shared_ptr<QuotaStore> store_, local_;
   WallClockUs clock_;
   bool attempts_ = false, when_ = false;
@@ -771,10 +810,10 @@ Result<std::shared_ptr<QuotaStore>> shared_quota_store(const QuotasConfig& q) {
   return s;
 }
 
-Result<std::unique_ptr<Policy>> make_quota_policy(const Config& cfg, const PriceTable& prices,
+Result<std::unique_ptr<Policy>> make_quota_policy(const Config& cfg,
                                                   std::shared_ptr<QuotaStore> store,
                                                   WallClockUs clock) {
-  auto p = std::make_unique<QuotaPolicy>(cfg, prices, std::move(store), std::move(clock));
+  auto p = std::make_unique<QuotaPolicy>(cfg, std::move(store), std::move(clock));
   if (auto r = p->init(); !r) return r.error();
   return std::unique_ptr<Policy>(std::move(p));
 }

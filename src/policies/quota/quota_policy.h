@@ -5,8 +5,10 @@
 //                with 429 (503 when the store is down and on_store_error is closed);
 //   on_attempt   the same for provider-scoped entries, before each upstream call;
 //   on_chunk     keeps a streamed answer's text, for a stream that ends without usage;
-//   on_complete  settles: actual usage and cost minus what was reserved (failed calls give
-//                everything back but the request count), then alerts soft budgets' webhooks.
+//   on_response, on_stream_end  settle an answer before it is written: actual usage and cost
+//                minus what was reserved, then alert soft budgets' webhooks;
+//   on_complete  settles the rest (failed calls give everything back but the request count).
+// Prices come from the targets (Target::price, the snapshot's PriceTable).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,7 +21,6 @@ namespace torii {
 
 namespace quota {
 class QuotaStore;
-class PriceTable;
 }  // namespace quota
 
 // Wall-clock time in µs since the Unix epoch (injected in tests).
@@ -30,10 +31,8 @@ int64_t wall_clock_us();
 // the same (memory: one per process; Redis: one per host, port, db and prefix).
 Result<std::shared_ptr<quota::QuotaStore>> shared_quota_store(const QuotasConfig& q);
 
-// `prices` is the snapshot's table (it outlives the policy). Errors: a webhook URL that cannot
-// be used, a store that cannot be built.
+// Errors: a webhook URL that cannot be used.
 Result<std::unique_ptr<Policy>> make_quota_policy(const Config& cfg,
-                                                  const quota::PriceTable& prices,
                                                   std::shared_ptr<quota::QuotaStore> store,
                                                   WallClockUs clock = {});
 
