@@ -263,7 +263,8 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
   ResponseView view{200, *answer};
   const auto& chain = ctx.snapshot->policies;
   for (std::size_t i = ran; i-- > 0;) {
-    Verdict v = co_await chain[i]->on_response(ctx, view);
+    Verdict v;
+    if (!chain[i]->on_response_now(ctx, view, v)) v = co_await chain[i]->on_response(ctx, view);
     if (v.kind() == Verdict::Kind::reject) {
       co_await send_error(ctx, ex, v.error());
       co_return Outcome::stop;

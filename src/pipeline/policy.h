@@ -39,6 +39,7 @@ struct StreamChunk {
 class Verdict {
  public:
   enum class Kind { next, respond, reject };
+  Verdict() : kind_(Kind::next) {}
   // Go on to the next policy / phase.
   static Verdict next() { return Verdict(Kind::next); }
   // Answer the client now with this response, without going upstream (e.g. a cache hit).
@@ -103,6 +104,15 @@ class Policy {
   // After the body is decoded and the route resolved (ctx.request, ctx.model, ctx.route are
   // set; authorization passed). Default: next.
   virtual Task<Verdict> on_request(RequestContext& ctx) { co_return Verdict::next(); }
+
+  // The synchronous forms of on_request and on_response, tried first: a policy that can decide
+  // without waiting (no I/O: a memory store, a cache in memory) decides here and returns true
+  // with `out` set, which spares the coroutine; false has the coroutine hook called, which
+  // then does the work (it may take over what this one prepared). Default: false.
+  virtual bool on_request_now(RequestContext& ctx, Verdict& out) { return false; }
+  virtual bool on_response_now(RequestContext& ctx, ResponseView& response, Verdict& out) {
+    return false;
+  }
 
   // Whether on_attempt has work to do (the proxy skips the call otherwise).
   virtual bool wants_attempts() const { return false; }

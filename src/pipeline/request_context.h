@@ -6,10 +6,12 @@
 #include <map>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 
@@ -82,6 +84,9 @@ struct RequestContext {
 
  public:
   RequestContext() = default;
+  ~RequestContext() {
+    for (auto it = slots_.rbegin(); it != slots_.rend(); ++it) it->second->~PolicyState();
+  }
   RequestContext(const RequestContext&) = delete;
   RequestContext& operator=(const RequestContext&) = delete;
 
@@ -97,6 +102,7 @@ struct RequestContext {
 
   std::string request_id;
   std::shared_ptr<const Snapshot> snapshot;  // the config this request runs under, to the end
+  boost::asio::any_io_executor executor;     // the worker's (for work a policy detaches)
   const RequestHead* head = nullptr;
   int worker = 0;
 
@@ -133,14 +139,17 @@ struct RequestContext {
   bool stream_started = false;
   Timings timings;
 
-  // The state slot of type T (created on first use). One per type per request.
+  // The state slot of type T (created on first use, in the request's memory: no malloc). One
+  // per type per request.
   template <class T>
   T& state() {
     const int id = slot_id<T>();
     for (auto& [k, v] : slots_)
       if (k == id) return static_cast<T&>(*v);
-    slots_.emplace_back(id, std::make_unique<T>());
-    return static_cast<T&>(*slots_.back().second);
+    void* at = json_memory_.allocate(sizeof(T), alignof(T));
+    T* made = new (at) T();
+    slots_.emplace_back(id, made);
+    return *made;
   }
   // Whether the slot of type T was created.
   template <class T>
@@ -158,7 +167,8 @@ struct RequestContext {
     static const int id = next_slot_id();
     return id;
   }
-  std::vector<std::pair<int, std::unique_ptr<PolicyState>>> slots_;
+  // The states, destroyed (not freed: the arena goes with the request) by ~RequestContext.
+  boost::container::small_vector<std::pair<int, PolicyState*>, 4> slots_;
 };
 
 }  // namespace torii

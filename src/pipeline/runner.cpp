@@ -10,6 +10,8 @@
 
 #include <strings.h>
 
+#include <boost/asio/this_coro.hpp>
+
 #include <ctime>
 #include <optional>
 
@@ -144,6 +146,7 @@ std::optional<ApiError> authorize(RequestContext& ctx) {
 Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   CompleteGuard guard{ctx};
   const Snapshot& snap = *ctx.snapshot;
+  ctx.executor = co_await net::this_coro::executor;
 
   for (const auto& p : snap.policies) {
     Verdict v = co_await p->on_headers(ctx);
@@ -200,7 +203,8 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   }
   std::size_t ran = 0;
   for (const auto& p : snap.policies) {
-    Verdict v = co_await p->on_request(ctx);
+    Verdict v;
+    if (!p->on_request_now(ctx, v)) v = co_await p->on_request(ctx);
     ++ran;
     if (!v.is_next()) {
       co_await answer(ctx, ex, v);

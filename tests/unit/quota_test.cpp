@@ -230,6 +230,7 @@ class QuotaPolicyTest : public ::testing::Test {
                                           int64_t max_tokens) {
     auto ctx = std::make_unique<RequestContext>();
     ctx->snapshot = snap_;
+    ctx->executor = io_.get_executor();
     ctx->head = &head_;
     ctx->api = InboundApi::openai_chat;
     ctx->model = std::string(model);

@@ -74,6 +74,52 @@ struct Hold {
 template <class T>
 using Few = boost::container::small_vector<T, 4>;
 
+// A request's planned store ops and the holds they become.
+struct Batch {
+  Few<RateOp> rate;
+  Few<BudgetOp> budget;
+  boost::container::small_vector<Hold, 6> holds;  // rate holds first (as `rate`), then budget
+  int64_t now_us = 0;
+};
+
+using Webhooks = std::map<std::string, std::shared_ptr<Endpoint>, std::less<>>;
+
+// What a request leaves to settle (or to post), owned by the settling coroutine.
+struct Settlement {
+  Few<RateAdjust> rate, local_rate;
+  Few<BudgetOp> budget, local_budget;
+  Few<Hold> holds, local_holds;  // the budget holds, in the order of the ops (which hold the keys)
+  int64_t now_us = 0;
+  std::shared_ptr<QuotaStore> store;
+  std::shared_ptr<const Webhooks> webhooks;
+  // The holds point into the snapshot's config (budget ids): kept alive until the end.
+  std::shared_ptr<const Snapshot> snapshot;
+  std::vector<std::pair<std::shared_ptr<Endpoint>, std::string>> posts;  // webhook alerts
+  std::string request_id;
+  std::string keys;  // what the ops' and holds' keys view, once own_keys() ran
+
+  // Copies every key into `keys` (one allocation) and points the views there.
+  void own_keys() {
+    std::size_t n = 0;
+    auto count = [&](const auto& list) {
+      for (const auto& x : list) n += x.key.size();
+    };
+    count(rate), count(local_rate), count(budget), count(local_budget), count(holds),
+        count(local_holds);
+    keys.reserve(n);  // no reallocation below: the views stay valid
+    auto move = [&](auto& list) {
+      for (auto& x : list) {
+        const std::size_t at = keys.size();
+        keys.append(x.key);
+        x.key = std::string_view(keys).substr(at, x.key.size());
+      }
+    };
+    move(rate), move(local_rate), move(budget), move(local_budget), move(holds),
+        move(local_holds);
+  }
+};
+
+
 struct QuotaState final : PolicyState {
   Few<Hold> holds;
   int64_t prompt_est = -1;  // estimated prompt tokens (-1: not needed so far)
@@ -81,14 +127,16 @@ struct QuotaState final : PolicyState {
   bool counting = false;    // keep the streamed text (a tokens or money hold exists)
   std::string text, raw;    // canonical text deltas; passed-through events, one per line
   int64_t overflow_bytes = 0;
-  net::any_io_executor executor;
+  // What the synchronous hooks left to the coroutine ones: a batch for a store that must be
+  // waited for (on_request), a settlement to wait for (on_response).
+  std::unique_ptr<Batch> later;
+  std::shared_ptr<Settlement> settling;
   // What the x-ratelimit-* headers show: the tightest request and token limits so far.
   struct Shown {
     int64_t limit = -1, remaining = 0, reset_us = 0;
   } requests, tokens;
 };
 
-using Webhooks = std::map<std::string, std::shared_ptr<Endpoint>, std::less<>>;
 
 // Soft alerts already sent in this process (per counter key and threshold).
 struct AlertLog {
@@ -207,17 +255,24 @@ class QuotaPolicy final : public Policy {
   std::string_view name() const override { return "quota"; }
   bool wants_attempts() const override { return attempts_; }
 
-  Task<Verdict> on_request(RequestContext& ctx) override {
+  // The memory store answers at once: the whole admission runs here, without a coroutine. A
+  // store that must be waited for (Redis) leaves its planned batch to on_request.
+  bool on_request_now(RequestContext& ctx, Verdict& out) override {
     // count_tokens asks the provider for a count, which costs nothing.
-    if (ctx.api == InboundApi::anthropic_count_tokens) co_return Verdict::next();
+    if (ctx.api == InboundApi::anthropic_count_tokens) return true;
     QuotaState& st = ctx.state<QuotaState>();
-    st.executor = co_await net::this_coro::executor;
-    // The memory store answers at once: the batch stays off this frame (it would push the frame
-    // past the recycled size), and no further coroutine runs.
-    std::unique_ptr<Batch> later;
-    Verdict v = admit_now(ctx, st, later);
-    if (!later) co_return v;
-    co_return co_await run(ctx, st, *later);
+    out = admit_now(ctx, st, st.later);
+    return !st.later;
+  }
+
+  Task<Verdict> on_request(RequestContext& ctx) override {
+    QuotaState& st = ctx.state<QuotaState>();
+    if (!st.later) {  // (called without on_request_now)
+      Verdict v;
+      if (on_request_now(ctx, v)) co_return v;
+    }
+    std::unique_ptr<Batch> batch = std::move(st.later);
+    co_return co_await run(ctx, st, *batch);
   }
 
   Task<Verdict> on_attempt(RequestContext& ctx, const Target& target) override {
@@ -245,12 +300,25 @@ class QuotaPolicy final : public Policy {
   // as it has this answer finds the reservation already released.
   // (A shared store is waited for here, one round trip; a stream's end cannot wait, and its
   // store settlement may land just after the client has the end.)
-  Task<Verdict> on_response(RequestContext& ctx, ResponseView& response) override {
+  bool on_response_now(RequestContext& ctx, ResponseView& response, Verdict& out) override {
     std::shared_ptr<Settlement> job =
         settle_safely(ctx, response.status >= 200 && response.status < 300);
-    if (job) co_await settle_in_store(*job);
-    if (job && !job->posts.empty()) detach(ctx, std::move(job));
-    co_return Verdict::next();
+    if (job && (!job->rate.empty() || !job->budget.empty())) {
+      ctx.state<QuotaState>().settling = std::move(job);  // on_response waits for the store
+      return false;
+    }
+    detach(ctx, std::move(job));  // webhook posts, if any
+    return true;
+  }
+  Task<Verdict> on_response(RequestContext& ctx, ResponseView& response) override {
+    Verdict v;
+    if (!ctx.has_state<QuotaState>() || !ctx.state<QuotaState>().settling) {
+      if (on_response_now(ctx, response, v)) co_return v;
+    }
+    std::shared_ptr<Settlement> job = std::move(ctx.state<QuotaState>().settling);
+    co_await settle_in_store(*job);
+    if (!job->posts.empty()) detach(ctx, std::move(job));
+    co_return v;
   }
   void on_stream_end(RequestContext& ctx) noexcept override {
     detach(ctx, settle_safely(ctx, true));
@@ -264,13 +332,6 @@ class QuotaPolicy final : public Policy {
   }
 
  private:
-  struct Settlement;
-  struct Batch {
-    Few<RateOp> rate;
-    Few<BudgetOp> budget;
-    boost::container::small_vector<Hold, 6> holds;  // rate holds first (as `rate`), then budget
-    int64_t now_us = 0;
-  };
 
   // A store key from its parts, kept in the request's memory (no malloc): "rl:" id ":req:"
   // scope, or "bg:" id ":usd:" scope ":" period.
@@ -672,45 +733,9 @@ class QuotaPolicy final : public Policy {
 
   // Hands what a settlement left to a detached coroutine (never waited for).
   static void detach(RequestContext& ctx, std::shared_ptr<Settlement> job) {
-    if (!job || !ctx.has_state<QuotaState>()) return;
-    if (auto& ex = ctx.state<QuotaState>().executor)
-      net::co_spawn(ex, run_settlement(std::move(job)), net::detached);
+    if (!job) return;
+    if (ctx.executor) net::co_spawn(ctx.executor, run_settlement(std::move(job)), net::detached);
   }
-
-  // What a request leaves to settle (or to post), owned by the settling coroutine.
-  struct Settlement {
-    Few<RateAdjust> rate, local_rate;
-    Few<BudgetOp> budget, local_budget;
-    Few<Hold> holds, local_holds;  // the budget holds, in the order of the ops (which hold the keys)
-    int64_t now_us = 0;
-    std::shared_ptr<QuotaStore> store;
-    std::shared_ptr<const Webhooks> webhooks;
-    // The holds point into the snapshot's config (budget ids): kept alive until the end.
-    std::shared_ptr<const Snapshot> snapshot;
-    std::vector<std::pair<std::shared_ptr<Endpoint>, std::string>> posts;  // webhook alerts
-    std::string request_id;
-    std::string keys;  // what the ops' and holds' keys view, once own_keys() ran
-
-    // Copies every key into `keys` (one allocation) and points the views there.
-    void own_keys() {
-      std::size_t n = 0;
-      auto count = [&](const auto& list) {
-        for (const auto& x : list) n += x.key.size();
-      };
-      count(rate), count(local_rate), count(budget), count(local_budget), count(holds),
-          count(local_holds);
-      keys.reserve(n);  // no reallocation below: the views stay valid
-      auto move = [&](auto& list) {
-        for (auto& x : list) {
-          const std::size_t at = keys.size();
-          keys.append(x.key);
-          x.key = std::string_view(keys).substr(at, x.key.size());
-        }
-      };
-      move(rate), move(local_rate), move(budget), move(local_budget), move(holds),
-          move(local_holds);
-    }
-  };
 
   // The store's part of a settlement (Redis: one round trip), then its alerts.
   static Task<void> settle_in_store(Settlement& job) {
