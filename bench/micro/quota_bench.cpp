@@ -1,9 +1,11 @@
-// The quota policy per request (issue: memory store <= 2 us): on_request reserves a request
-// cell, a token cell and a money budget (one admit on the store: the prompt's token estimate,
-// the dearest target's price), and on_response settles them to the answer's usage before it
-// is written (as for a whole answer; on_complete then finds nothing left). The model's prompt estimate is bytes / 4 (Mistral): the
-// BPE variant below adds the tokenizer. BM_QuotaHarness is the same loop (context, body, two
-// coroutines) without the policy: subtract it.
+// The quota policy per request (issue: memory store <= 2 us), called as the runner and the
+// proxy call it: on_request_now reserves a request cell, a token cell and a money budget (one
+// admit on the store: the prompt's token estimate, the dearest target's price), and
+// on_response_now settles them to the answer's usage before it is written (a whole answer;
+// on_complete then finds nothing left). 1000 keys, round robin, their counters created before
+// the timing. The model's prompt estimate is bytes / 4 (Mistral): the BPE variant adds the
+// tokenizer. BM_QuotaHarness is the same loop (context, body, two coroutines) without the
+// policy: subtract it.
 #include <benchmark/benchmark.h>
 
 #include <boost/asio/co_spawn.hpp>

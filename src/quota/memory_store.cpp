@@ -168,7 +168,9 @@ class MemoryStore final : public QuotaStore {
 
   bool admit_now(std::span<const RateOp> rate, std::span<const BudgetOp> budget, int64_t now_us,
                  Admission& out) override {
-    out = admit_batch(rate, budget, now_us);
+    out.allowed = out.rate_denied = false;
+    out.denied = -1;
+    admit_into(rate, budget, now_us, out);  // (filled in place: no Admission to move)
     return true;
   }
 
@@ -251,6 +253,12 @@ class MemoryStore final : public QuotaStore {
   Admission admit_batch(std::span<const RateOp> rate, std::span<const BudgetOp> budget,
                         int64_t now_us) {
     Admission a;
+    admit_into(rate, budget, now_us, a);
+    return a;
+  }
+  // `a` comes with allowed, rate_denied false and denied -1.
+  void admit_into(std::span<const RateOp> rate, std::span<const BudgetOp> budget, int64_t now_us,
+                  Admission& a) {
     const HashedKeys rkeys = hashed(rate), bkeys = hashed(budget);
     Locks locks = lock_marked(marks(rkeys) | marks(bkeys));
     a.tat_us.resize(rate.size());
@@ -267,7 +275,6 @@ class MemoryStore final : public QuotaStore {
         const Counter* c = find_counter(bkeys[k]);
         a.totals[k] = c ? c->total : 0;
       }
-      return a;
     };
     // Ops may repeat a key within a batch: the new values go to the answer's vectors first (a
     // refusal overwrites them with the current ones).
@@ -283,7 +290,8 @@ class MemoryStore final : public QuotaStore {
       const int64_t next = std::max(tat, now_us) + rate[i].increment_us;
       if (next - now_us > rate[i].window_us) {
         a.rate_denied = true;
-        return refuse(static_cast<int>(i));
+        refuse(static_cast<int>(i));
+        return;
       }
       tats[i] = next;
     }
@@ -294,8 +302,10 @@ class MemoryStore final : public QuotaStore {
       while (j-- > 0 && budget[j].key != budget[i].key) {
       }
       const int64_t total = j < i ? totals[j] : counter[i] ? counter[i]->total : 0;
-      if (budget[i].limit >= 0 && total + budget[i].amount > budget[i].limit)
-        return refuse(static_cast<int>(i));
+      if (budget[i].limit >= 0 && total + budget[i].amount > budget[i].limit) {
+        refuse(static_cast<int>(i));
+        return;
+      }
       totals[i] = total + budget[i].amount;
     }
     for (std::size_t i = 0; i < rate.size(); ++i) {
@@ -315,7 +325,6 @@ class MemoryStore final : public QuotaStore {
     if (!rkeys.empty()) shards_[rkeys[0].shard()].sweep(now_us);
     else if (!bkeys.empty()) shards_[bkeys[0].shard()].sweep(now_us);
     a.allowed = true;
-    return a;
   }
 
   int64_t* find_cell(const Hashed& k) {

@@ -684,7 +684,6 @@ class QuotaPolicy final : public Policy {
       }
     }
     Settlement job;
-    job.webhooks = webhooks_;
     for (Hold& h : st.holds) {
       const bool counts = answered && (h.attempt < 0 || h.attempt == answering);
       switch (h.kind) {
@@ -714,15 +713,16 @@ class QuotaPolicy final : public Policy {
     Counts totals;
     if (!job.local_rate.empty() || !job.local_budget.empty()) {
       local_->settle_now(job.local_rate, job.local_budget, job.now_us, totals);
-      alerts(job.local_holds, job.local_budget, totals, job);
+      alerts(job.local_holds, job.local_budget, totals, *webhooks_, job);
     }
     bool pending = !job.rate.empty() || !job.budget.empty();
     if (pending && store_->settle_now(job.rate, job.budget, job.now_us, totals)) {
-      alerts(job.holds, job.budget, totals, job);
+      alerts(job.holds, job.budget, totals, *webhooks_, job);
       pending = false;
     }
     if (!pending && job.posts.empty()) return nullptr;
     job.store = store_;
+    job.webhooks = webhooks_;
     job.snapshot = ctx.snapshot;
     job.request_id = ctx.request_id;
     if (!pending) job.rate.clear(), job.budget.clear();
@@ -742,7 +742,7 @@ class QuotaPolicy final : public Policy {
     if (job.rate.empty() && job.budget.empty()) co_return;
     auto totals = co_await job.store->settle(job.rate, job.budget, job.now_us);
     if (totals) {
-      alerts(job.holds, job.budget, *totals, job);
+      alerts(job.holds, job.budget, *totals, *job.webhooks, job);
     } else if (int64_t skipped = 0; store_warning_due(skipped)) {
       log::warn("request {}: quota settlement lost ({} unavailable): {} ({} more since the last "
                 "warning)", job.request_id, job.store->kind(), totals.error().message, skipped);
@@ -758,7 +758,7 @@ class QuotaPolicy final : public Policy {
   // Budget thresholds (80 % and 100 %) reached by these totals: logged, and queued for the
   // budget's webhook, once per counter and threshold in this process.
   static void alerts(const Few<Hold>& holds, const Few<BudgetOp>& ops, const Counts& totals,
-                     Settlement& job) {
+                     const Webhooks& webhooks, Settlement& job) {
     for (std::size_t i = 0; i < holds.size() && i < totals.size() && i < ops.size(); ++i) {
       const Hold& h = holds[i];
       const std::string_view key = ops[i].key;
@@ -770,8 +770,8 @@ class QuotaPolicy final : public Policy {
         const bool usd = h.kind == Hold::Kind::usd;
         log::warn("budget '{}' ({}, {}) reached {}%", h.budget->id, h.scope(key), Hold::period(key),
                   threshold);
-        auto ep = job.webhooks->find(h.budget->id);
-        if (ep == job.webhooks->end()) continue;
+        auto ep = webhooks.find(h.budget->id);
+        if (ep == webhooks.end()) continue;
         boost::json::object body{
             {"type", "budget.threshold"}, {"budget", h.budget->id},  {"scope", h.scope(key)},
             {"period", Hold::period(key)},       {"threshold", threshold},  {"unit", usd ? "usd" : "tokens"},
