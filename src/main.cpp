@@ -76,8 +76,6 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     return 1;
   }
   Config config = std::move(*loaded);
-  // The token tables load in the background (~0.1 s): quotas estimate prompts with them.
-  tokenizer::preload();
   if (!listen.empty() && !parse_listen(listen, config.server)) {
     log::error("--listen '{}': expected HOST:PORT", listen);
     return 1;

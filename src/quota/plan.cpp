@@ -56,15 +56,23 @@ Period period_at(BudgetPeriod p, int64_t now_ms) {
   return {"total", 0, INT64_MIN};
 }
 
+// (The products are exact in 128 bits; the divisions take 64 bits when the product fits, as it
+// does for any realistic limit: a 128-bit division is a slow library call, per request.)
 int64_t increment_us(int64_t cost, int64_t limit, int64_t window_us) {
-  const __int128 num = static_cast<__int128>(cost) * window_us;
-  const __int128 inc = (num + limit - 1) / limit;
+  int64_t num;
+  if (!__builtin_mul_overflow(cost, window_us, &num) && num <= INT64_MAX - limit) {
+    const int64_t inc = (num + limit - 1) / limit;
+    return inc > INT64_MAX / 4 ? INT64_MAX / 4 : inc;
+  }
+  const __int128 wide = static_cast<__int128>(cost) * window_us;
+  const __int128 inc = (wide + limit - 1) / limit;
   return inc > INT64_MAX / 4 ? INT64_MAX / 4 : static_cast<int64_t>(inc);
 }
 
 int64_t remaining(int64_t tat_us, int64_t now_us, int64_t limit, int64_t window_us) {
   const int64_t used = tat_us > now_us ? tat_us - now_us : 0;
   if (used >= window_us) return 0;
+  if (int64_t num; !__builtin_mul_overflow(window_us - used, limit, &num)) return num / window_us;
   return static_cast<int64_t>(static_cast<__int128>(window_us - used) * limit / window_us);
 }
 

@@ -37,6 +37,8 @@ int64_t cost_micros(const Price& price, const Usage& u) {
                   static_cast<__int128>(written) * price.cache_write +
                   static_cast<__int128>(plain_out) * price.output +
                   static_cast<__int128>(reasoning) * price.reasoning;
+  // (A 64-bit division by the constant is a multiply; a 128-bit one is a library call.)
+  if (pico <= INT64_MAX - 999'999) return (static_cast<int64_t>(pico) + 999'999) / 1'000'000;
   return static_cast<int64_t>((pico + 999'999) / 1'000'000);
 }
 

@@ -73,10 +73,16 @@ const Bpe* get(Encoding e) {
 }
 
 void preload() {
-  std::thread([] {
-    get(Encoding::o200k_base);
-    get(Encoding::cl100k_base);
-  }).detach();
+  static std::once_flag started;
+  std::call_once(started, [] {
+    std::thread([] {
+      auto t0 = std::chrono::steady_clock::now();
+      const bool ok = get(Encoding::o200k_base) && get(Encoding::cl100k_base);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t0).count();
+      if (ok) log::info("tokenizer: o200k_base and cl100k_base loaded in {} ms", ms);
+    }).detach();
+  });
 }
 
 std::optional<Encoding> encoding_for_model(std::string_view model) {

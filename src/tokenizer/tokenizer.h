@@ -62,8 +62,10 @@ class Bpe {
 // nullptr when the data is missing or unreadable (logged once per encoding).
 const Bpe* get(Encoding e);
 
-// Starts loading both encodings on a detached background thread and returns at once
-// (`torii serve` calls it at startup so that the first request does not pay for the load).
+// Starts loading both encodings on a detached background thread and returns at once; once per
+// process (later calls do nothing). The snapshot builder calls it when the config has quotas
+// (their prompt estimates use the tables), so the first request does not pay for the load and
+// a gateway without quotas never holds the tables. Logs one line when both are loaded.
 void preload();
 
 // $TORII_DATA_DIR if set, else the first data/tokenizer directory found in the executable's

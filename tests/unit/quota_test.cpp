@@ -84,6 +84,12 @@ TEST(Cost, RoundsUpAndTreatsUnknownAsZero) {
   EXPECT_EQ(p.cached_input, 150'000);
   EXPECT_EQ(p.cache_write, 150'000);
   EXPECT_EQ(p.reasoning, 600'000);
+  // Past 2^63 pico-USD the 128-bit path gives the exact figure: 2^40 tokens at 10^7 µUSD/1M.
+  PriceConfig big;
+  big.input = 10'000'000;
+  Usage huge;
+  huge.prompt_tokens = int64_t{1} << 40;
+  EXPECT_EQ(cost_micros(complete(big), huge), (int64_t{1} << 40) * 10);
 }
 
 TEST(Prices, BuiltinTableParsesAndHasADate) {
@@ -173,6 +179,13 @@ TEST(Gcra, Arithmetic) {
   EXPECT_EQ(reset_text(12'000'000), "12s");
   EXPECT_EQ(reset_text(360'000'000), "6m0s");
   EXPECT_EQ(reset_text(3'723'000'000), "1h2m3s");
+  // Products past 64 bits take the 128-bit path and agree with it to the unit.
+  const int64_t day = 86'400'000'000;
+  EXPECT_EQ(increment_us(1'000'000'000'000, 3, day), INT64_MAX / 4);  // capped
+  EXPECT_EQ(increment_us(200'000'000, 1'000'000'000'000, day), 17'280'000);
+  EXPECT_EQ(increment_us(int64_t{1} << 40, int64_t{1} << 40, day), day);  // 2^40 * day > 2^63
+  EXPECT_EQ(remaining(0, 0, int64_t{1} << 50, day), int64_t{1} << 50);   // day * 2^50 > 2^63
+  EXPECT_EQ(remaining(day / 2, 0, int64_t{1} << 50, day), int64_t{1} << 49);
 }
 
 TEST(Escape, ScopeValuesCannotForgeAnotherKey) {
