@@ -125,6 +125,9 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     log::error("{}: {}", config.source, snap.error().message);
     return 1;
   }
+  // The token tables load in the background once a config has quotas (their prompt estimates
+  // use them), here and on reload: `torii check` and a gateway without quotas never load them.
+  if ((*snap)->config.quotas.active()) tokenizer::preload();
   SnapshotHolder holder;
   holder.set(std::move(*snap));
   HealthChecker checker(health);
@@ -157,6 +160,7 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     const auto& neu = (*built)->config.server;
     if (old.host != neu.host || old.port != neu.port || old.workers != neu.workers)
       log::warn("reload: server.listen and server.workers take effect at restart only");
+    if ((*built)->config.quotas.active()) tokenizer::preload();
     holder.set(std::move(*built));
     checker.watch(holder.get());
     log::info("config reloaded from {}", config_path);

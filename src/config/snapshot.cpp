@@ -14,7 +14,6 @@
 #include "policies/auth/auth_policy.h"
 #include "policies/quota/quota_policy.h"
 #include "quota/prices.h"
-#include "tokenizer/tokenizer.h"
 #include "providers/openai_compatible.h"
 #include "providers/registry.h"
 #include "providers/vendors.h"
@@ -347,7 +346,6 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
   }
   s->authorizer = std::make_unique<identity::Authorizer>(s->config.authorization);
   if (s->config.quotas.active()) {
-    tokenizer::preload();  // (once per process) the prompt estimates use the token tables
     auto store = shared_quota_store(s->config.quotas);
     if (!store) return store.error();
     auto quota = make_quota_policy(s->config, std::move(*store));

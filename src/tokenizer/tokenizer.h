@@ -63,7 +63,7 @@ class Bpe {
 const Bpe* get(Encoding e);
 
 // Starts loading both encodings on a detached background thread and returns at once; once per
-// process (later calls do nothing). The snapshot builder calls it when the config has quotas
+// process (later calls do nothing). `torii serve` calls it when a config with quotas is applied
 // (their prompt estimates use the tables), so the first request does not pay for the load and
 // a gateway without quotas never holds the tables. Logs one line when both are loaded.
 void preload();
