@@ -22,7 +22,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+// The checkout: the first directory holding docs/ and data/ above the binary (build/bench/), as
+// __FILE__ may be relative to the build directory (ccache's prefix maps).
+fs::path repo_root() {
+  std::error_code ec;
+  fs::path d = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int depth = 0; depth < 4 && !ec && d.has_parent_path(); ++depth, d = d.parent_path()) {
+    if (fs::is_directory(d / "docs", ec) && fs::is_directory(d / "data", ec)) return d;
+  }
+  return fs::current_path(ec);
+}
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
