@@ -12,6 +12,7 @@ pkgs=(
   clang libclang-rt-14-dev
   nginx-light wrk python3 openssl
   libhiredis-dev redis-server libpcre2-dev
+  libsqlite3-dev sqlite3 libre2-dev prometheus-cpp-dev python3-prometheus-client
 )
 # Node may come from elsewhere than Debian (nodesource's nodejs ships its own npm, and Debian's
 # npm package conflicts with it): install Debian's only when the commands are missing.

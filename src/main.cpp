@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "audit/audit_log.h"
 #include "config/config.h"
 #include "config/snapshot.h"
 #include "gateway/health_checker.h"
@@ -128,6 +129,12 @@ int serve(const std::string& config_path, const std::string& listen, int workers
   // The token tables load in the background once a config has quotas (their prompt estimates
   // use them), here and on reload: `torii check` and a gateway without quotas never load them.
   if ((*snap)->config.quotas.active()) tokenizer::preload();
+  // The audit pipeline (sinks, metrics, traces) outlives snapshots: started once, reconfigured
+  // on reload, flushed after the server has drained.
+  if (auto started = audit::AuditLog::start((*snap)->config); !started) {
+    log::error("{}: audit: {}", config.source, started.error().message);
+    return 1;
+  }
   SnapshotHolder holder;
   holder.set(std::move(*snap));
   HealthChecker checker(health);
@@ -160,6 +167,11 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     const auto& neu = (*built)->config.server;
     if (old.host != neu.host || old.port != neu.port || old.workers != neu.workers)
       log::warn("reload: server.listen and server.workers take effect at restart only");
+    if (auto r = audit::AuditLog::reconfigure((*built)->config); !r) {
+      log::error("reload failed, keeping the current config: {}: audit: {}", config_path,
+                 r.error().message);
+      return;
+    }
     if ((*built)->config.quotas.active()) tokenizer::preload();
     holder.set(std::move(*built));
     checker.watch(holder.get());
@@ -217,6 +229,14 @@ int serve(const std::string& config_path, const std::string& listen, int workers
   if (mock_server) {
     mock_server->shutdown();
     mock_server->wait();
+  }
+  // Every request has ended (and queued its event): write them all before exiting.
+  if (audit::AuditLog* pipeline = audit::AuditLog::current()) {
+    const auto& q = pipeline->queue_stats();
+    const bool flushed =
+        audit::AuditLog::stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    log::info("audit: {} events recorded, {} dropped{}", q.submitted.load(), q.dropped.load(),
+              flushed ? "" : " (some still waiting in memory at the deadline: see spill files)");
   }
   log::info("stopped");
   return 0;

@@ -303,6 +303,44 @@ struct QuotasConfig {
   bool active() const { return !limits.empty() || !budgets.empty(); }
 };
 
+// One audit sink (docs/AUDIT.md). Keys not used by a type are rejected at load.
+struct AuditSinkConfig {
+  std::string type;  // sqlite | jsonl | webhook | redis | stdout
+  std::string name;  // label in logs and metrics; default: the type (unique)
+  std::string path;  // sqlite, jsonl: the file
+  // jsonl: rotate when the file reaches max_bytes or is max_age old (0: never); keep `keep`
+  // rotated files (file.1 newest ... file.N).
+  int64_t max_bytes = 100 << 20;
+  std::chrono::seconds max_age{0};
+  int keep = 10;
+  std::string url;  // webhook: http(s) URL; events are POSTed as a JSON array
+  std::map<std::string, std::string> headers;  // webhook: extra headers (values may be secrets)
+  std::chrono::milliseconds timeout{5000};  // webhook, redis: per call
+  RedisConfig redis;                       // redis: the server (host, port, db, password)
+  std::string stream = "torii:audit";      // redis: the stream key
+  int64_t maxlen = 1000000;                // redis: XADD MAXLEN ~ (0: unbounded)
+};
+
+struct AuditConfig {
+  bool enabled = false;          // events are built and sent to `sinks` (metrics need none)
+  std::size_t queue = 65536;     // events waiting for the dispatcher; past it they are dropped
+  std::size_t batch = 512;       // events per sink write, at most
+  std::chrono::milliseconds flush{200};  // a partial batch waits at most this long
+  std::string spill_dir = "data/audit/spill";  // a failing sink's events wait here
+  bool bodies = false;           // record prompts and answers (after `redact`)
+  std::vector<std::string> redact;  // RE2 patterns replaced by "[REDACTED]" in bodies
+  bool access_log = true;        // one line per request on stderr (info level)
+  std::vector<AuditSinkConfig> sinks;
+};
+
+struct TracingConfig {
+  std::string otlp_endpoint;  // OTLP/HTTP JSON traces URL (.../v1/traces); empty: no export
+  std::map<std::string, std::string> headers;  // values may be secrets: never logged
+  std::string service_name = "torii";
+  double sample = 1.0;        // fraction of new traces exported (a sampled parent is honoured)
+  std::chrono::milliseconds timeout{5000};
+};
+
 struct Config {
   ServerOptions server;
   std::vector<ProviderConfig> providers;
@@ -314,6 +352,9 @@ struct Config {
   VaultConfig vault;
   EgressConfig egress;
   QuotasConfig quotas;
+  AuditConfig audit;
+  TracingConfig tracing;
+  bool metrics = true;  // GET /metrics
   // `prices:` overrides of the built-in table (config/prices.yaml), keyed "provider/model" or
   // "model" (a trailing '*' matches a prefix).
   std::map<std::string, PriceConfig> prices;

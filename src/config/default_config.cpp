@@ -102,6 +102,17 @@ Config default_config() {
   mock_price.input = 500'000;    // 0.50 USD per 1M tokens
   mock_price.output = 1'500'000;  // 1.50 USD per 1M tokens
   cfg.prices["mock-1"] = mock_price;
+  // Audit (docs/AUDIT.md): every request to SQLite and to a JSONL file under ./data/audit, the
+  // access log on stderr, GET /metrics.
+  cfg.audit.enabled = true;
+  AuditSinkConfig sqlite;
+  sqlite.type = sqlite.name = "sqlite";
+  sqlite.path = "data/audit/audit.db";
+  cfg.audit.sinks.push_back(std::move(sqlite));
+  AuditSinkConfig jsonl;
+  jsonl.type = jsonl.name = "jsonl";
+  jsonl.path = "data/audit/audit.jsonl";
+  cfg.audit.sinks.push_back(std::move(jsonl));
   return cfg;
 }
 

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
-#include "config/loader_quotas.h"
+#include "config/loader_audit.h"
 #include "providers/registry.h"
 
 namespace torii {
@@ -25,14 +25,9 @@ namespace {
 
 using namespace config_detail;
 
-bool is_token_char(char c) {  // RFC 9110 tchar
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-class Loader final : public QuotasLoader {
+class Loader final : public AuditLoader {
  public:
-  using QuotasLoader::QuotasLoader;
+  using AuditLoader::AuditLoader;
 
   Result<Config> run(const std::string& text) {
     YAML::Node root;
@@ -48,13 +43,13 @@ class Loader final : public QuotasLoader {
     cfg.source = source_;
     if (!root.IsMap()) {
       error(root, "", "the document must be a mapping with server, providers, routes, auth, "
-                      "authorization, vault, egress, quotas, prices");
+                      "authorization, vault, egress, quotas, prices, audit, tracing, metrics");
     } else {
       // The vault first: the other sections' secrets may be ${vault:NAME/KEY} references.
       if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);
       each_key(root, "",
                {"server", "providers", "routes", "auth", "authorization", "vault", "egress",
-                "quotas", "prices"},
+                "quotas", "prices", "audit", "tracing", "metrics"},
                [&](const std::string& key, const YAML::Node& v, const std::string& path) {
                  if (key == "server") server(v, path, cfg.server);
                  if (key == "providers") providers(v, path, cfg);
@@ -64,6 +59,9 @@ class Loader final : public QuotasLoader {
                  if (key == "egress") egress(v, path, cfg);
                  if (key == "quotas") quotas(v, path, cfg);
                  if (key == "prices") prices(v, path, cfg);
+                 if (key == "audit") audit(v, path, cfg);
+                 if (key == "tracing") tracing(v, path, cfg);
+                 if (key == "metrics") boolean(v, path, cfg.metrics);
                });
       check_routes(cfg);
       check_identity(cfg);
@@ -167,44 +165,6 @@ class Loader final : public QuotasLoader {
     out = *s;
   }
 
-  void headers(const YAML::Node& v, const std::string& path, ProviderConfig& out) {
-    if (!v.IsMap()) {
-      error(v, path, "must be a mapping");
-      return;
-    }
-    for (const auto& kv : v) {
-      const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
-      const std::string p = key_path(path, name);
-      bool ok = !name.empty();
-      for (char c : name) ok = ok && is_token_char(c);
-      if (!ok) {
-        error(kv.first, p, "is not a valid HTTP header name");
-        continue;
-      }
-      if (out.headers.count(name)) {
-        error(kv.first, p, "duplicate header");
-        continue;
-      }
-      auto value = str(kv.second, p);
-      if (!value) continue;
-      // Values are not echoed: a header may carry a credential.
-      if (value->find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
-        error(kv.second, p, "the value must not contain CR, LF or NUL");
-        continue;
-      }
-      // A value may itself be a secret reference; anything else stays as written.
-      if (value->rfind("${", 0) == 0) {
-        auto r = resolve_secret(*value, vault_);
-        if (!r) {
-          error(kv.second, p, r.error().message);
-          continue;
-        }
-        *value = r->value;
-      }
-      out.headers[name] = *value;
-    }
-  }
-
   void timeouts(const YAML::Node& v, const std::string& path, UpstreamTimeouts& out) {
     each_key(v, path, {"connect_ms", "first_byte_ms", "idle_ms"},
              [&](const std::string& k, const YAML::Node& x, const std::string& p) {
@@ -276,7 +236,7 @@ class Loader final : public QuotasLoader {
                  if (!f) error(x, p, "cannot read " + *s + ": " + std::strerror(errno));
                  out.ca_file = *s;
                }
-               if (k == "headers") headers(x, p, out);
+               if (k == "headers") header_map(x, p, out.headers);
                if (k == "models") {
                  out.models = strings(x, p);
                  std::set<std::string> uniq;

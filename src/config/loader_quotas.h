@@ -13,8 +13,10 @@ class QuotasLoader : public IdentityLoader {
   void quotas(const YAML::Node& v, const std::string& path, Config& cfg);
   void prices(const YAML::Node& v, const std::string& path, Config& cfg);
 
- private:
+ protected:
   void redis(const YAML::Node& v, const std::string& path, RedisConfig& out);
+
+ private:
   void redis_url(const YAML::Node& v, const std::string& path, RedisConfig& out);
   void scope(const YAML::Node& v, const std::string& path, std::vector<QuotaScope>& out);
   void limit(const YAML::Node& v, const std::string& path, RateLimitConfig& out);

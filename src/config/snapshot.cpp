@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "core/log.h"
+#include "policies/audit/audit_policy.h"
 #include "policies/auth/auth_policy.h"
 #include "policies/quota/quota_policy.h"
 #include "quota/prices.h"
@@ -353,6 +354,9 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     s->policies.push_back(std::move(*quota));
     warn_unpriced(*s);
   }
+  // First, so that its on_complete runs last (after the others settled).
+  if (s->config.metrics || s->config.audit.enabled || !s->config.tracing.otlp_endpoint.empty())
+    s->policies.insert(s->policies.begin(), make_audit_policy(s->config));
   s->models_json = s->models_for(nullptr);
   return std::shared_ptr<const Snapshot>(std::move(s));
 }

@@ -5,7 +5,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstring>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,6 +23,11 @@
 namespace torii::config_detail {
 
 inline constexpr int64_t kMaxMs = std::numeric_limits<int32_t>::max();  // ~24.8 days
+
+inline bool is_token_char(char c) {  // RFC 9110 tchar
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
 
 inline std::string index_path(const std::string& path, std::size_t i) {
   return path + "[" + std::to_string(i) + "]";
@@ -228,6 +235,47 @@ class YamlReader {
       return;
     }
     error(v, path, "must be true or false");
+  }
+
+  // HTTP header lines (name: value) to send somewhere: names checked, values without CR/LF,
+  // a value may be a secret reference (resolved; never echoed in an error).
+  void header_map(const YAML::Node& v, const std::string& path,
+                  std::map<std::string, std::string>& out) {
+    if (!v.IsMap()) {
+      error(v, path, "must be a mapping");
+      return;
+    }
+    for (const auto& kv : v) {
+      const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      const std::string p = key_path(path, name);
+      bool ok = !name.empty();
+      for (char c : name) ok = ok && is_token_char(c);
+      if (!ok) {
+        error(kv.first, p, "is not a valid HTTP header name");
+        continue;
+      }
+      if (out.count(name)) {
+        error(kv.first, p, "duplicate header");
+        continue;
+      }
+      auto value = str(kv.second, p);
+      if (!value) continue;
+      // Values are not echoed: a header may carry a credential.
+      if (value->find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+        error(kv.second, p, "the value must not contain CR, LF or NUL");
+        continue;
+      }
+      // A value may itself be a secret reference; anything else stays as written.
+      if (value->rfind("${", 0) == 0) {
+        auto r = resolve_secret(*value, vault_);
+        if (!r) {
+          error(kv.second, p, r.error().message);
+          continue;
+        }
+        *value = r->value;
+      }
+      out[name] = *value;
+    }
   }
 
  protected:

@@ -2,6 +2,8 @@
 
 
 #include "api/inbound.h"
+#include "audit/audit_log.h"
+#include "audit/trace_context.h"
 #include "config/snapshot.h"
 #include "core/log.h"
 #include "core/request_id.h"
@@ -13,6 +15,23 @@ namespace {
 
 Headers json_headers(const std::string& request_id) {
   return {{"content-type", "application/json"}, {"x-request-id", request_id}};
+}
+
+// The request's trace: the client's traceparent when valid, else a new trace; a new span.
+void start_trace(RequestContext& ctx, std::string_view traceparent) {
+  std::optional<audit::TraceContext> parent;
+  if (!traceparent.empty()) parent = audit::parse_traceparent(traceparent);
+  TraceIds& t = ctx.trace;
+  if (parent) {
+    t.trace_id = parent->trace_id;
+    t.parent_span_id = parent->parent_span_id;
+    t.has_parent = true;
+  } else {
+    audit::new_trace_id(t.trace_id.data());
+  }
+  audit::new_span_id(t.span_id.data());
+  t.sampled = audit::should_sample(parent, {t.trace_id.data(), t.trace_id.size()},
+                                   ctx.snapshot->config.tracing.sample);
 }
 
 class Gateway final : public Handler {
@@ -35,9 +54,20 @@ class Gateway final : public Handler {
         co_return;
       }
       if (path == "/metrics") {
-        // Prometheus text: the routing state (breakers, in flight, latency, retries).
-        Headers h{{"content-type", "text/plain; version=0.0.4"}, {"x-request-id", id}};
-        std::string body = snapshots_.get()->routing_metrics();
+        auto snap = snapshots_.get();
+        if (!snap->config.metrics) {
+          co_await ex.respond(404, json_headers(id),
+                              to_openai_json(ApiError::not_found(
+                                  "metrics are off (metrics: false)", "unknown_url")));
+          co_return;
+        }
+        // Prometheus text: the requests, audit and pools (audit/metrics.h), then the routing
+        // state (breakers, in flight, latency, retries).
+        Headers h{{"content-type", "text/plain; version=0.0.4; charset=utf-8"},
+                  {"x-request-id", id}};
+        std::string body;
+        if (audit::AuditLog* log = audit::AuditLog::current()) body = log->metrics_text();
+        body += snap->routing_metrics();
         co_await ex.respond(200, std::move(h), std::move(body));
         co_return;
       }
@@ -102,6 +132,9 @@ class Gateway final : public Handler {
     ctx.api = api;
     ctx.codec = codec;
     ctx.timings.start = Clock::now();
+    ctx.wall_start = std::chrono::system_clock::now();
+    ctx.client_ip = ex.peer();
+    start_trace(ctx, head.header("traceparent"));
     co_await run_pipeline(ctx, ex);
   }
 

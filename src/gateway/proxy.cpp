@@ -1,6 +1,7 @@
 #include "gateway/proxy.h"
 
 #include "api/inbound.h"
+#include "audit/trace_context.h"
 #include "config/snapshot.h"
 #include "core/log.h"
 #include "pipeline/runner.h"
@@ -364,7 +365,13 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
   Attempt& attempt = ctx.attempts.emplace_back();
   attempt.provider = provider.name();
   attempt.model = target.model;
+  // W3C trace context upstream: this attempt is a span of the request's trace.
+  audit::new_span_id(attempt.span_id.data());
+  req->headers.emplace_back(
+      "traceparent", audit::format_traceparent({ctx.trace.trace_id.data(), 32},
+                                               {attempt.span_id.data(), 16}, ctx.trace.sampled));
   auto started = Clock::now();
+  attempt.started = started;
   ctx.timings.upstream_sent = started;
   auto since = [&] {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();

@@ -1,6 +1,7 @@
 #pragma once
 // RequestContext: everything known about one request as it crosses the pipeline. Policies read
 // it and keep their per-request state in typed slots (state<T>()), never in themselves.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -60,7 +61,18 @@ struct Attempt {
   std::string model;
   int status = 0;          // upstream HTTP status, 0 when none was received
   std::string error;       // short cause when it failed
+  Clock::time_point started{};
   Clock::duration elapsed{};
+  std::array<char, 16> span_id{};  // its trace span (hex), sent upstream in traceparent
+};
+
+// W3C trace context (docs/OBSERVABILITY.md): the client's traceparent, else a new trace.
+struct TraceIds {
+  std::array<char, 32> trace_id{};
+  std::array<char, 16> span_id{};         // the gateway's span
+  std::array<char, 16> parent_span_id{};  // the client's span
+  bool has_parent = false;
+  bool sampled = true;
 };
 
 struct Timings {
@@ -101,6 +113,9 @@ struct RequestContext {
   }
 
   std::string request_id;
+  TraceIds trace;
+  std::chrono::system_clock::time_point wall_start{};  // for the audit event and the trace
+  std::string_view client_ip;  // valid for the request (the connection holds it)
   std::shared_ptr<const Snapshot> snapshot;  // the config this request runs under, to the end
   boost::asio::any_io_executor executor;     // the worker's (for work a policy detaches)
   const RequestHead* head = nullptr;

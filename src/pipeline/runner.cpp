@@ -144,6 +144,7 @@ std::optional<ApiError> authorize(RequestContext& ctx) {
 }  // namespace
 
 Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
+  Route scratch;  // (before the guard: ctx.route may point here until on_complete has run)
   CompleteGuard guard{ctx};
   const Snapshot& snap = *ctx.snapshot;
   ctx.executor = co_await net::this_coro::executor;
@@ -184,7 +185,6 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   ctx.stream = info->stream;
   ctx.client_wants_usage = info->include_usage;
 
-  Route scratch;
   ctx.route = snap.resolve(ctx.model, ctx.principal.groups, scratch);
   if (ctx.route && !ctx.route->rules.empty()) ctx.route = apply_rules(ctx, *ctx.route, scratch);
   if (!ctx.route) {

@@ -62,6 +62,8 @@ class Exchange {
   virtual bool response_started() const = 0;
   // True when the server is draining (SIGTERM): long streams may wind down early.
   virtual bool draining() const = 0;
+  // The client's IP address as text ("" if unknown), computed once per connection.
+  virtual std::string_view peer() const { return {}; }
 };
 
 // What serves requests. One Handler is shared by every worker thread, so it must be

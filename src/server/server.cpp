@@ -168,14 +168,23 @@ class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(beast::tcp_stream& stream, beast::flat_buffer& buffer, RequestParser& parser,
                const RequestHead& head, std::string& body, const ServerOptions& opt,
-               const std::atomic<bool>& draining)
+               const std::atomic<bool>& draining, std::string& peer)
       : stream_(stream), buffer_(buffer), parser_(parser), head_(head), body_(body), opt_(opt),
-        draining_(draining) {
+        draining_(draining), peer_(peer) {
     keep_alive_ = parser_.keep_alive();
     version_ = parser_.version();
   }
 
   const RequestHead& head() const override { return head_; }
+
+  std::string_view peer() const override {
+    if (peer_.empty()) {  // once per connection (a getpeername)
+      boost::system::error_code ec;
+      auto ep = stream_.socket().remote_endpoint(ec);
+      if (!ec) peer_ = ep.address().to_string();
+    }
+    return peer_;
+  }
 
   Task<BodyError> read_body() override {
     if (body_read_) co_return body_error_;
@@ -282,6 +291,7 @@ class ExchangeImpl final : public Exchange {
   RequestParser& parser_;
   const ServerOptions& opt_;
   const std::atomic<bool>& draining_;
+  std::string& peer_;
   const RequestHead& head_;
   std::string& body_;
   BodyError body_error_ = BodyError::none;
@@ -329,6 +339,7 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
   beast::flat_buffer buffer;
   RequestHead head;  // reused by every request on this connection, capacity and all
   std::string body;
+  std::string peer;  // the client's address, filled on first use
   bool linger = false;
   for (;;) {
     if (draining.load(std::memory_order_relaxed)) break;
@@ -359,7 +370,7 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
       break;
     }
 
-    ExchangeImpl ex(stream, buffer, parser, head, body, opt, draining);
+    ExchangeImpl ex(stream, buffer, parser, head, body, opt, draining, peer);
     bool failed = false;
     try {
       co_await handler->handle(ex);

@@ -43,9 +43,15 @@ constexpr auto kMaxIdleAge = std::chrono::seconds(50);
 
 // A connection to an upstream, plain or TLS, behind one small interface so that the HTTP code
 // above it is written (and compiled) once.
+UpstreamPoolStats pool_stats;
+
 class Conn {
  public:
-  virtual ~Conn() = default;
+  Conn() { pool_stats.opened.fetch_add(1, std::memory_order_relaxed); }
+  virtual ~Conn() {
+    pool_stats.closed.fetch_add(1, std::memory_order_relaxed);
+    if (pooled) pool_stats.idle.fetch_sub(1, std::memory_order_relaxed);
+  }
   virtual Task<std::tuple<beast::error_code, std::size_t>> read_some(net::mutable_buffer b) = 0;
   virtual Task<beast::error_code> write(std::array<net::const_buffer, 2> b) = 0;
   virtual beast::tcp_stream& tcp() = 0;
@@ -59,6 +65,7 @@ class Conn {
 
   std::string key;
   Clock::time_point idle_since{};
+  bool pooled = false;  // in a pool (counted in pool_stats.idle)
 };
 
 class PlainConn final : public Conn {
@@ -281,6 +288,7 @@ class ClientImpl final : public UpstreamClient {
       std::unique_ptr<Conn> conn = checkout(ep.key);
       if (conn) {
         reused = true;
+        pool_stats.reused.fetch_add(1, std::memory_order_relaxed);
       } else {
         auto c = co_await connect(ep, req.deadline);
         if (!c) co_return c.error();
@@ -326,6 +334,8 @@ class ClientImpl final : public UpstreamClient {
     auto& list = idle_[conn->key];
     if (list.size() >= kMaxIdlePerKey) return;
     conn->idle_since = Clock::now();
+    conn->pooled = true;
+    pool_stats.idle.fetch_add(1, std::memory_order_relaxed);
     list.push_back(std::move(conn));
   }
 
@@ -338,6 +348,8 @@ class ClientImpl final : public UpstreamClient {
     while (!list.empty()) {
       std::unique_ptr<Conn> c = std::move(list.back());
       list.pop_back();
+      c->pooled = false;
+      pool_stats.idle.fetch_sub(1, std::memory_order_relaxed);
       if (now - c->idle_since < kMaxIdleAge && !c->stale()) return c;
     }
     return nullptr;
@@ -452,6 +464,8 @@ void ResponseImpl::finish() {
 }
 
 }  // namespace
+
+UpstreamPoolStats& upstream_pool_stats() { return pool_stats; }
 
 UpstreamClient& UpstreamClient::local() {
   thread_local ClientImpl client;

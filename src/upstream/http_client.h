@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 // The upstream HTTP/1.1 client: keep-alive connections pooled per worker thread (no lock on the
 // hot path), plain TCP or TLS (OpenSSL, SNI, peer verification against the system store plus
 // an optional CA file), with connect, first-byte and idle timeouts.
@@ -63,6 +64,15 @@ class UpstreamClient {
   // Idle pooled connections on this thread (for tests and metrics).
   virtual std::size_t idle_connections() const = 0;
 };
+
+// Process-wide counters of the worker threads' upstream connection pools, for /metrics.
+struct UpstreamPoolStats {
+  std::atomic<uint64_t> opened{0};  // connections opened
+  std::atomic<uint64_t> closed{0};  // connections closed
+  std::atomic<uint64_t> reused{0};  // requests sent on a pooled connection
+  std::atomic<int64_t> idle{0};     // connections waiting in a pool now
+};
+UpstreamPoolStats& upstream_pool_stats();
 
 // The answer of a control-plane call (http_fetch): status and whole body.
 struct HttpFetchResult {

@@ -20,13 +20,13 @@ export function writeQuotaConfig(dir, name, spec, extraYaml) {
  * Starts a gateway whose provider `local` (models mock-1, gpt-4o-mini) points at the mock at
  * `mockUrl`, with `providers` (specs, or functions of the mock's /v1 base) added, one API key
  * per name in `keys` (a fresh secret each; env QK_<NAME>), `routes` (renderConfig specs), and
- * `yaml` (the `quotas:` and `prices:` sections) appended.
+ * `yaml` (the `quotas:` and `prices:` sections) appended, and `env` (more variables) set.
  * Returns {gw, keys: {name: secret}, file, env} (env starts a second gateway on the same file).
  */
 export async function startQuotaGateway({ mockUrl, dir, name, keys = ['k'], yaml = '',
-  providers = [], routes = [], localExtra } = {}) {
+  providers = [], routes = [], localExtra, env: extraEnv = {} } = {}) {
   const secrets = {};
-  const env = {};
+  const env = { ...extraEnv };
   const envName = (k) => `QK_${k.toUpperCase().replace(/-/g, '_')}`;
   for (const k of keys) {
     secrets[k] = randomKey(`sk-q-${k}`);

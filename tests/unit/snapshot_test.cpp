@@ -51,7 +51,9 @@ TEST(Snapshot, BuildsProvidersAndEndpoints) {
   const Endpoint& mock = s->provider_by_name.at("mock")->endpoint();
   EXPECT_EQ(mock.port, 7777);
   EXPECT_EQ(mock.base_path, "/v1");
-  EXPECT_TRUE(s->policies.empty());  // no api keys configured, no auth policy
+  // No api keys configured, no auth policy: only the audit policy (it feeds /metrics).
+  ASSERT_EQ(s->policies.size(), 1u);
+  EXPECT_EQ(s->policies[0]->name(), "audit");
 }
 
 TEST(Snapshot, ResolveAlias) {
@@ -130,6 +132,7 @@ TEST(Snapshot, ApiKeysAddTheAuthPolicy) {
   k.name = "a";
   k.key.value = "sk-a";
   c.api_keys.push_back(k);
+  c.metrics = false;  // no audit policy either
   auto s = build(std::move(c));
   ASSERT_EQ(s->policies.size(), 1u);
   EXPECT_EQ(s->policies[0]->name(), "auth");
@@ -175,9 +178,10 @@ TEST(Snapshot, DefaultConfigBuilds) {
   EXPECT_EQ(r->targets[0].provider->name(), "mock");
   EXPECT_EQ(r->targets[0].model, "mock-1");
   EXPECT_EQ(r->targets[1].provider->name(), "mock-flaky");  // fails 30% of calls
-  ASSERT_EQ(s->policies.size(), 2u);  // auth, then the demo key's quotas
-  EXPECT_EQ(s->policies[0]->name(), "auth");
-  EXPECT_EQ(s->policies[1]->name(), "quota");
+  ASSERT_EQ(s->policies.size(), 3u);  // audit (first: completes last), auth, quotas
+  EXPECT_EQ(s->policies[0]->name(), "audit");
+  EXPECT_EQ(s->policies[1]->name(), "auth");
+  EXPECT_EQ(s->policies[2]->name(), "quota");
   EXPECT_NE(s->prices->find("mock", "mock-1"), nullptr);  // the demo's made-up price
 }
 
