@@ -27,8 +27,8 @@ MICRO=${TORII_MICRO:-$BUILD/bench/torii_micro_bench}
 OUT=${BENCH_OUT:-bench/out}
 ONLY=${BENCH_ONLY:-}
 for stage in ${ONLY//,/ }; do
-  case "$stage" in micro | callgrind | wrk | stream | soak) ;;
-    *) echo "bench: BENCH_ONLY: unknown stage '$stage' (micro, callgrind, wrk, stream, soak)" >&2; exit 2 ;;
+  case "$stage" in micro | callgrind | wrk | stream | audit | soak) ;;
+    *) echo "bench: BENCH_ONLY: unknown stage '$stage' (micro, callgrind, wrk, stream, audit, soak)" >&2; exit 2 ;;
   esac
 done
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
@@ -494,7 +494,7 @@ add_target direct "$MOCK0_PORT" "$MOCK20_PORT" mock-1 mock-1 - "" "" ""
 
 # The proxies under test; only the soak stage runs without them (it starts its own torii).
 RSS_IDLE_BARE=0; RSS_IDLE_FULL=0
-if want wrk || want stream; then
+if want wrk || want stream || want audit; then
   # nginx with its own prefix under $OUT; stopped by PID.
   NGX=$OUT/nginx
   mkdir -p "$NGX"
@@ -603,6 +603,31 @@ for n in "${BIG_LEVELS[@]}"; do
     [[ " ${STREAM_TARGETS[*]} " == *" $t "* ]] && run_stream "$n" "$t" "$iv"
   done
 done
+
+# Audit cost (issue 8): torii-full (its audit: a SQLite sink, the metrics) against the same
+# config with neither (the AUDIT block cut out, metrics: false), interleaved over short runs at
+# concurrency 64 so that a noisy minute weighs on both alike, on the zero-delay mock (the
+# gateway's core is the bottleneck: every audit instruction shows) and on the 20 ms one;
+# report.py takes the medians.
+if want audit && [[ " ${TARGETS[*]} " == *" torii-full "* ]]; then
+  sed -e '/^# ==== AUDIT/,/^# ==== END AUDIT/d' bench/configs/torii-full.yaml >"$OUT/torii-noaudit.template"
+  echo "metrics: false" >>"$OUT/torii-noaudit.template"
+  start_torii torii-noaudit "$OUT/torii-noaudit.template"
+  if [ -n "$TORII_PID" ]; then
+    add_target torii-noaudit "$TORII_PORT" "$TORII_PORT" m0/mock-1 m20/mock-1 "$TORII_BENCH_KEY" \
+      "" "" "$TORII_PID"
+    for _ in $(seq "$([ "$SMOKE" = 1 ] && echo 1 || echo "${BENCH_AUDIT_REPS:-7}")"); do
+      run_wrk audit-on torii-full 0 64
+      run_wrk audit-off torii-noaudit 0 64
+    done
+    for _ in $(seq "$([ "$SMOKE" = 1 ] && echo 1 || echo 3)"); do
+      run_wrk audit-on-20ms torii-full 20 64
+      run_wrk audit-off-20ms torii-noaudit 20 64
+    done
+    AUDIT_ROWS=$( { sqlite3 "$OUT/audit/audit.db" 'SELECT count(*) FROM audit_events' 2>/dev/null || echo 0; } | tail -1)
+    note "audit: torii-full's SQLite sink held $AUDIT_ROWS events at the end of the audit runs"
+  fi
+fi
 
 for t in "${TARGETS[@]}"; do [ -z "${DEAD[$t]:-}" ] && { alive "$t" || true; }; done
 

@@ -2,6 +2,8 @@
 
 #include "core/json_text.h"
 
+#include <cstring>
+
 namespace torii::audit {
 
 namespace {
@@ -11,11 +13,17 @@ struct Writer {
   std::string& out;
   bool first = true;
   void key(std::string_view k) {
-    if (!first) out += ',';
+    // One append per key (keys are short literals: no escaping needed).
+    char buf[40];
+    std::size_t n = 0;
+    if (!first) buf[n++] = ',';
     first = false;
-    out += '"';
-    out += k;  // keys are literals: no escaping needed
-    out += "\":";
+    buf[n++] = '"';
+    std::memcpy(buf + n, k.data(), k.size());
+    n += k.size();
+    buf[n++] = '"';
+    buf[n++] = ':';
+    out.append(buf, n);
   }
   void str(std::string_view k, std::string_view v) {
     key(k);
@@ -45,8 +53,8 @@ std::string to_json(const AuditEvent& e) {
               (e.response_body ? e.response_body->size() : 0));
   out += '{';
   Writer w{out};
+  w.str("id", e.id);  // first: sinks read it without a parse
   w.num("version", kSchemaVersion);
-  w.str("id", e.id);
   w.str("request_id", e.request_id);
   w.str("trace_id", e.trace_id);
   w.str("span_id", e.span_id);
