@@ -316,6 +316,9 @@ class Pipeline final : public AuditLog {
         cv_.wait_until(lock, wait_until, [&] { return stop_ || queue_.size() >= want; });
         stopping = stop_;
         batch.swap(queue_);  // all of it (O(1)); the workers refill the emptied vector
+        // ...which may have lost its buffer to the trace exporter: one allocation per batch
+        // here, rather than a growth (and a move of every queued event) under the workers.
+        if (queue_.capacity() < want) queue_.reserve(want);
         stats_.depth.store(0, std::memory_order_relaxed);
         if (stopping && batch.empty()) return;
       }
@@ -418,7 +421,15 @@ AuditLog* AuditLog::current() noexcept { return current_pipeline.load(std::memor
 bool AuditLog::stop(std::chrono::steady_clock::time_point deadline) {
   Pipeline* p = current_pipeline.load(std::memory_order_acquire);
   if (!p) return true;
-  return p->shutdown(deadline);  // the object stays: late requests still find it (and drop)
+  const bool drained = p->shutdown(deadline);
+  const QueueStats& q = p->queue_stats();
+  log::info("audit: {} events recorded, {} dropped{}", q.submitted.load(), q.dropped.load(),
+            drained ? "" : " (some still waiting in memory at the deadline: see spill files)");
+  // Gone before main returns (the server's threads have stopped: no request can reach it), not
+  // among the statics destroyed at exit in an unknown order.
+  current_pipeline.store(nullptr, std::memory_order_release);
+  owned_pipeline.reset();
+  return drained;
 }
 
 }  // namespace torii::audit

@@ -38,8 +38,10 @@ class AuditLog {
   static Result<void> reconfigure(const Config& cfg);
   // The running pipeline, or null (tests, `torii check`). One atomic load.
   static AuditLog* current() noexcept;
-  // Flushes every queued event to the sinks (or their spill files) and stops the threads;
-  // true when nothing was left in memory at `deadline`. For SIGTERM, after the server drained.
+  // Flushes every queued event to the sinks (or their spill files), stops the threads, logs
+  // how many events were recorded and dropped, and destroys the pipeline (current() is null
+  // after); true when nothing was left in memory at `deadline`. For SIGTERM, after the server
+  // has stopped (no request may run any more).
   static bool stop(std::chrono::steady_clock::time_point deadline);
 
   virtual ~AuditLog() = default;

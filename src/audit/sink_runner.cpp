@@ -40,17 +40,27 @@ bool write_all(int fd, const char* p, std::size_t n) {
 // Spill paths owned by a live runner of this process. A config reload builds the new runner of
 // a sink before it retires the old one, which keeps writing and replaying its spill file for a
 // while: the new one must not touch that file until the old one is gone.
-std::mutex g_paths_mu;
-std::set<std::string> g_paths;
+// Never destroyed: a runner held by another static (the process's audit pipeline) may be
+// destroyed after this file's statics at exit.
+struct SpillPaths {
+  std::mutex mu;
+  std::set<std::string> held;
+};
+SpillPaths& spill_paths() {
+  static SpillPaths* paths = new SpillPaths;
+  return *paths;
+}
 
 bool acquire_path(const std::string& path) {
-  std::lock_guard lk(g_paths_mu);
-  return g_paths.insert(path).second;
+  SpillPaths& p = spill_paths();
+  std::lock_guard lk(p.mu);
+  return p.held.insert(path).second;
 }
 
 void release_path(const std::string& path) {
-  std::lock_guard lk(g_paths_mu);
-  g_paths.erase(path);
+  SpillPaths& p = spill_paths();
+  std::lock_guard lk(p.mu);
+  p.held.erase(path);
 }
 
 std::string file_name_for(const std::string& sink) {

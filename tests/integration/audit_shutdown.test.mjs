@@ -2,6 +2,7 @@
 // once the gateway has exited, every request it answered (the client read a status) has its
 // one event in the SQLite sink. The count is reported as a test diagnostic.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -65,6 +66,7 @@ audit:
   const exit = await withTimeout(gw.exited, ms(20_000), 'the gateway to exit');
   stop = true;
   await Promise.all(loops);
+  if (exit.code !== 0) fs.writeFileSync("/tmp/shutdown-stderr.txt", gw.stderr());
   assert.equal(exit.code, 0, gw.stderr().slice(-2000));
   const rows = sqliteRows(db, 'SELECT json_extract(event, \'$.request_id\') AS id FROM audit_events');
   const have = new Map();

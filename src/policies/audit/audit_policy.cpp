@@ -59,6 +59,9 @@ class AuditPolicy final : public Policy {
 
   std::string_view name() const override { return "audit"; }
 
+  // Nothing to decide before the answer: spare the runner the coroutine hook.
+  bool on_request_now(RequestContext&, Verdict&) override { return true; }
+
   Verdict on_chunk(RequestContext& ctx, const StreamChunk& chunk) override {
     if (bodies_ && !chunk.data.empty() && recording()) {
       auto& s = ctx.state<BodyState>();
