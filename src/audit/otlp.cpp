@@ -205,36 +205,18 @@ Result<std::unique_ptr<OtlpExporter>> OtlpExporter::make(const TracingConfig& co
                                                          Options options) {
   if (config.otlp_endpoint.empty())
     return ApiError::invalid_request("tracing.otlp_endpoint is empty");
-  UpstreamTimeouts timeouts;
-  timeouts.connect = config.timeout;
-  timeouts.first_byte = config.timeout;
-  timeouts.idle = config.timeout;
-  auto ep = make_endpoint(config.otlp_endpoint, "", timeouts);
-  if (!ep) return ApiError::invalid_request("tracing.otlp_endpoint: " + ep.error().message);
-  std::string block = "Content-Type: application/json\r\nUser-Agent: torii-otlp\r\n";
-  for (const auto& [name, value] : config.headers) {
-    auto bad = [](std::string_view s) { return s.find_first_of("\r\n") != s.npos; };
-    if (name.empty() || bad(name) || name.find(':') != name.npos)
-      return ApiError::invalid_request("tracing.headers: bad header name '" + name + "'");
-    if (bad(value))  // the value may be a secret: never quote it
-      return ApiError::invalid_request("tracing.headers: the value of " + name +
-                                       " contains a line break");
-    block.append(name).append(": ").append(value).append("\r\n");
-  }
+  auto post = JsonPost::make(config.otlp_endpoint, config.headers, config.timeout, "torii-otlp");
+  if (!post) return ApiError::invalid_request("tracing: " + post.error().message);
   if (options.queue_capacity == 0) options.queue_capacity = 1;
   if (options.batch_size == 0) options.batch_size = 1;
   return std::unique_ptr<OtlpExporter>(
-      new OtlpExporter(std::move(*ep), std::move(block), config.service_name, config.timeout,
-                       config.sample, std::move(options)));
+      new OtlpExporter(std::move(*post), config.service_name, config.sample, std::move(options)));
 }
 
-OtlpExporter::OtlpExporter(Endpoint endpoint, std::string header_block, std::string service_name,
-                           std::chrono::milliseconds timeout, double ratio, Options options)
-    : endpoint_(std::move(endpoint)),
-      path_(endpoint_.base_path.empty() ? "/" : endpoint_.base_path),
-      header_block_(std::move(header_block)),
+OtlpExporter::OtlpExporter(JsonPost post, std::string service_name, double ratio,
+                           Options options)
+    : post_(std::move(post)),
       service_name_(std::move(service_name)),
-      timeout_(timeout),
       ratio_(ratio),
       options_(std::move(options)) {
   thread_ = std::thread([this] { run(); });
@@ -342,13 +324,7 @@ bool OtlpExporter::post(const std::string& body) {
       std::unique_lock lk(mu_);
       if (cv_.wait_for(lk, options_.retry_backoff[i - 1], [&] { return stop_; })) return false;
     }
-    UpstreamRequest req;
-    req.method = "POST";
-    req.path = path_;
-    req.header_block = header_block_;
-    req.body = body;
-    req.deadline = std::chrono::steady_clock::now() + timeout_;
-    auto r = http_fetch(endpoint_, std::move(req), kMaxAnswerBytes);
+    auto r = post_.send(body, kMaxAnswerBytes);
     if (r && r->status >= 200 && r->status < 300) return true;
     failed_posts_.fetch_add(1, std::memory_order_relaxed);
     // One line per failure would flood the log when the collector is down: the first few, then
@@ -356,9 +332,9 @@ bool OtlpExporter::post(const std::string& body) {
     const uint64_t n = posts_warned_.fetch_add(1, std::memory_order_relaxed);
     if (n < 5 || n % 100 == 0) {
       if (r) {
-        log::warn("otlp export to {}: HTTP {}", endpoint_.host_header, r->status);
+        log::warn("otlp export to {}: HTTP {}", post_.shown_url(), r->status);
       } else {
-        log::warn("otlp export to {}: {}", endpoint_.host_header, r.error().message);
+        log::warn("otlp export to {}: {}", post_.shown_url(), r.error().message);
       }
     }
   }

@@ -20,7 +20,7 @@
 #include "audit/event.h"
 #include "config/config.h"
 #include "core/result.h"
-#include "upstream/endpoint.h"
+#include "upstream/json_post.h"
 
 namespace torii::audit {
 
@@ -93,17 +93,13 @@ class OtlpExporter {
     std::size_t next = 0;  // first not yet taken by the thread
   };
 
-  OtlpExporter(Endpoint endpoint, std::string header_block, std::string service_name,
-               std::chrono::milliseconds timeout, double ratio, Options options);
+  OtlpExporter(JsonPost post, std::string service_name, double ratio, Options options);
   void run();
   // One batch through http_fetch with the retries; true when a try got a 2xx.
   bool post(const std::string& body);
 
-  const Endpoint endpoint_;
-  const std::string path_;
-  const std::string header_block_;  // holds header values (secrets): never logged
+  const JsonPost post_;  // holds header values (secrets): never logged
   const std::string service_name_;
-  const std::chrono::milliseconds timeout_;
   const double ratio_;
   const Options options_;
 
