@@ -2,6 +2,7 @@
 #include "config/loader_audit.h"
 
 #include <boost/url/parse.hpp>
+#include <re2/re2.h>
 
 #include <set>
 
@@ -53,7 +54,13 @@ void AuditLoader::audit(const YAML::Node& v, const std::string& path, Config& cf
              if (k == "flush_ms") millis(x, p, a.flush);
              if (k == "spill_dir") set_str(x, p, a.spill_dir);
              if (k == "bodies") boolean(x, p, a.bodies);
-             if (k == "redact") a.redact = strings(x, p);
+             if (k == "redact") {
+               a.redact = strings(x, p);
+               for (std::size_t i = 0; i < a.redact.size(); ++i) {
+                 RE2 re(a.redact[i], RE2::Quiet);
+                 if (!re.ok()) error(x[i], index_path(p, i), "not an RE2 pattern: " + re.error());
+               }
+             }
              if (k == "access_log") boolean(x, p, a.access_log);
              if (k == "sinks") {
                if (!x.IsSequence()) {

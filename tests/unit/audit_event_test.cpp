@@ -238,6 +238,7 @@ audit:
     - {type: jsonl, path: a.jsonl}
     - {type: jsonl, path: b.jsonl}
     - {path: c}
+  redact: ['ok-\d+', '(unclosed']
 )",
                           "t.yaml");
   ASSERT_FALSE(bad);
@@ -245,6 +246,9 @@ audit:
   EXPECT_NE(msg.find("audit.sinks[0].url: unknown key"), std::string::npos) << msg;
   EXPECT_NE(msg.find("two sinks named 'jsonl'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("audit.sinks[3]: type is missing"), std::string::npos) << msg;
+  // Caught by `torii check`, not first at `torii serve`.
+  EXPECT_NE(msg.find("audit.redact[1]: not an RE2 pattern"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("audit.redact[0]"), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -1,10 +1,7 @@
 // The audit sinks against real files, a real SQLite database, a real HTTP listener and a real
 // redis-server.
-#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <sqlite3.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "audit/sinks.h"
+#include "http_test_server.h"
 #include "redis_server.h"
 
 namespace torii::audit {
@@ -280,93 +278,25 @@ TEST(AuditSinks, SqliteCannotOpenIsAnError) {
 
 // ---- webhook ----
 
-// One-shot HTTP listener: answers `status` to each request, records what it received.
-class TinyHttp {
- public:
-  explicit TinyHttp(int status) : status_(status) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::listen(fd_, 8);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TinyHttp() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook?t=q"; }
-  std::string head() { std::lock_guard l(mu_); return head_; }
-  std::string body() { std::lock_guard l(mu_); return body_; }
-  int requests() const { return requests_; }
-
- private:
-  void serve() {
-    for (;;) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string got;
-      char buf[8192];
-      std::size_t head_end = std::string::npos;
-      std::size_t need = 0;
-      for (;;) {
-        ssize_t n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        got.append(buf, static_cast<std::size_t>(n));
-        if (head_end == std::string::npos) {
-          head_end = got.find("\r\n\r\n");
-          if (head_end == std::string::npos) continue;
-          std::string lower = got.substr(0, head_end);
-          for (auto& ch : lower) ch = static_cast<char>(std::tolower(ch));
-          auto cl = lower.find("content-length:");
-          need = cl == std::string::npos ? 0 : std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
-        }
-        if (got.size() >= head_end + 4 + need) break;
-      }
-      {
-        std::lock_guard l(mu_);
-        head_ = got.substr(0, head_end);
-        body_ = got.substr(head_end + 4);
-      }
-      ++requests_;
-      std::string answer = "HTTP/1.1 " + std::to_string(status_) +
-                           " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-      ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
-      ::close(c);
-    }
-  }
-
-  int status_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::string head_, body_;
-  std::atomic<int> requests_{0};
-};
+using torii::test::HttpTestServer;
 
 TEST(AuditSinks, WebhookPostsTheBatchAsAJsonArray) {
-  TinyHttp server(200);
+  HttpTestServer server(200);
   AuditSinkConfig c;
   c.type = "webhook";
   c.name = "siem";
-  c.url = server.url();
+  c.url = server.url("/hook?t=q");
   c.headers = {{"X-Token", "s3cret-token"}};
   auto sink = make(c);
   ASSERT_TRUE(sink);
   auto batch = batch_of(0, 3);
   ASSERT_TRUE(sink->write(batch).ok());
-  EXPECT_EQ(server.requests(), 1);
-  EXPECT_EQ(server.body(), "[" + batch[0] + "," + batch[1] + "," + batch[2] + "]");
-  auto parsed = json::parse(server.body());
+  const auto got = server.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "[" + batch[0] + "," + batch[1] + "," + batch[2] + "]");
+  auto parsed = json::parse(got[0].body);
   EXPECT_EQ(parsed.as_array().size(), 3u);
-  const auto head = server.head();
+  const auto& head = got[0].head;
   EXPECT_EQ(head.rfind("POST /hook?t=q HTTP/1.1", 0), 0u) << head;
   EXPECT_NE(head.find("X-Token: s3cret-token"), std::string::npos);
   EXPECT_NE(head.find("application/json"), std::string::npos);
@@ -379,8 +309,8 @@ TEST(AuditSinks, WebhookNon2xxAndTransportErrorsAreErrorsWithoutSecrets) {
   c.headers = {{"Authorization", "Bearer s3cret-token"}};
   c.timeout = std::chrono::milliseconds(2000);
   {
-    TinyHttp server(503);
-    c.url = server.url();
+    HttpTestServer server(503);
+    c.url = server.url("/hook?t=q");
     auto sink = make(c);
     ASSERT_TRUE(sink);
     auto r = sink->write(batch_of(0, 2));
@@ -392,7 +322,7 @@ TEST(AuditSinks, WebhookNon2xxAndTransportErrorsAreErrorsWithoutSecrets) {
   }
   int port = 0;
   {
-    TinyHttp gone(200);
+    HttpTestServer gone(200);
     port = gone.port();
   }
   c.url = "http://127.0.0.1:" + std::to_string(port) + "/hook";

@@ -1,10 +1,7 @@
 // Tests for the W3C trace-context helpers (src/audit/trace_context.cpp) and the OTLP/HTTP JSON
 // encoding and exporter (src/audit/otlp.cpp). The exporter runs against a small blocking HTTP
 // server on 127.0.0.1:0 that records each POST and answers a fixed status.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +15,7 @@
 
 #include "audit/otlp.h"
 #include "audit/trace_context.h"
+#include "http_test_server.h"
 
 namespace torii::audit {
 namespace {
@@ -370,82 +368,8 @@ TEST(AuditTraceOtlp, OperationNames) {
 
 // ---- OtlpExporter against a local collector
 
-class Collector {
- public:
-  explicit Collector(int status, std::chrono::milliseconds delay = 0ms)
-      : status_(status), delay_(delay) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 16);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~Collector() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/traces"; }
-  struct Request {
-    std::string head;
-    std::string body;
-  };
-  std::vector<Request> requests() {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-
- private:
-  void serve() {
-    while (!stop_) {
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string data;
-      char buf[16384];
-      std::size_t head_end = std::string::npos;
-      std::size_t want = 0;
-      for (;;) {
-        if (head_end == std::string::npos) {
-          head_end = data.find("\r\n\r\n");
-          if (head_end != std::string::npos) {
-            std::string lower = data.substr(0, head_end);
-            for (auto& ch : lower) ch = static_cast<char>(std::tolower(ch));
-            auto p = lower.find("content-length:");
-            want = p == std::string::npos ? 0 : std::stoul(lower.substr(p + 15));
-          }
-        }
-        if (head_end != std::string::npos && data.size() >= head_end + 4 + want) break;
-        const ssize_t n = ::read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        data.append(buf, static_cast<std::size_t>(n));
-      }
-      if (head_end != std::string::npos) {
-        std::lock_guard lock(mu_);
-        requests_.push_back({data.substr(0, head_end), data.substr(head_end + 4)});
-      }
-      if (delay_ > 0ms) std::this_thread::sleep_for(delay_);
-      const std::string answer = "HTTP/1.1 " + std::to_string(status_) +
-                                 " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
-      (void)!::write(c, answer.data(), answer.size());
-      ::close(c);
-    }
-  }
-
-  int status_;
-  std::chrono::milliseconds delay_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<Request> requests_;
-  std::thread thread_;
-};
+// The collector: answers every POST with a status, after a delay if given.
+using Collector = torii::test::HttpTestServer;
 
 std::shared_ptr<const std::vector<AuditEvent>> batch_of(std::size_t n) {
   auto v = std::make_shared<std::vector<AuditEvent>>();
@@ -461,7 +385,7 @@ std::shared_ptr<const std::vector<AuditEvent>> batch_of(std::size_t n) {
 
 TracingConfig config_for(const Collector& c) {
   TracingConfig cfg;
-  cfg.otlp_endpoint = c.url();
+  cfg.otlp_endpoint = c.url("/v1/traces");
   cfg.service_name = "torii-unit";
   cfg.timeout = 2000ms;
   cfg.headers["Authorization"] = "Bearer s3cret";
@@ -538,7 +462,7 @@ TEST(AuditTraceExporter, ConnectionRefusedCountsAsFailedPosts) {
   std::string url;
   {
     Collector gone(200);
-    url = gone.url();
+    url = gone.url("/v1/traces");
   }  // closed: nothing listens on the port any more
   TracingConfig cfg;
   cfg.otlp_endpoint = url;
