@@ -58,6 +58,21 @@ Task<Result<Counts>> QuotaStore::settle(std::span<const RateAdjust> rate,
   co_return co_await adjust(budget);
 }
 
+Task<Result<std::vector<CounterState>>> QuotaStore::scan(std::string_view, std::size_t) {
+  co_return ApiError::internal(std::string("the ") + std::string(kind()) +
+                               " quota store cannot list its counters");
+}
+
+Task<Result<int64_t>> QuotaStore::erase(std::string_view) {
+  co_return ApiError::internal(std::string("the ") + std::string(kind()) +
+                               " quota store cannot delete its counters");
+}
+
+Task<Result<int64_t>> QuotaStore::erase_keys(std::span<const std::string>) {
+  co_return ApiError::internal(std::string("the ") + std::string(kind()) +
+                               " quota store cannot delete its counters");
+}
+
 namespace {
 
 constexpr std::size_t kShards = 64;  // a batch marks its shards in one 64-bit word
@@ -172,6 +187,48 @@ class MemoryStore final : public QuotaStore {
     out.denied = -1;
     admit_into(rate, budget, now_us, out);  // (filled in place: no Admission to move)
     return true;
+  }
+
+  Task<Result<std::vector<CounterState>>> scan(std::string_view key_prefix,
+                                               std::size_t max) override {
+    std::vector<CounterState> out;
+    for (Shard& s : shards_) {
+      if (out.size() >= max) break;
+      std::lock_guard g(s.mu);
+      for (const auto& [k, tat] : s.cells) {
+        if (out.size() >= max) break;
+        if (k.starts_with(key_prefix)) out.push_back({k, true, tat, 0});
+      }
+      for (const auto& [k, c] : s.counters) {
+        if (out.size() >= max) break;
+        if (k.starts_with(key_prefix)) out.push_back({k, false, 0, c.total});
+      }
+    }
+    co_return out;
+  }
+
+  Task<Result<int64_t>> erase(std::string_view key_prefix) override {
+    int64_t n = 0;
+    for (Shard& s : shards_) {
+      std::lock_guard g(s.mu);
+      n += static_cast<int64_t>(
+          std::erase_if(s.cells, [&](const auto& kv) { return kv.first.starts_with(key_prefix); }));
+      n += static_cast<int64_t>(std::erase_if(
+          s.counters, [&](const auto& kv) { return kv.first.starts_with(key_prefix); }));
+    }
+    co_return n;
+  }
+
+  Task<Result<int64_t>> erase_keys(std::span<const std::string> keys) override {
+    int64_t n = 0;
+    for (const std::string& key : keys) {
+      const Hashed k(key);
+      Shard& s = shards_[k.shard()];
+      std::lock_guard g(s.mu);
+      if (auto it = s.cells.find(k); it != s.cells.end()) s.cells.erase(it), ++n;
+      if (auto it = s.counters.find(k); it != s.counters.end()) s.counters.erase(it), ++n;
+    }
+    co_return n;
   }
 
   // One lock pass for both kinds.

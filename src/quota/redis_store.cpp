@@ -365,6 +365,27 @@ Result<Counts> integers(const RedisReply& r, std::size_t n) {
   return out;
 }
 
+// A string reply holding a decimal integer (GET, MGET of a counter or a cell).
+bool parse_integer(const RedisReply& r, int64_t& v) {
+  if (r.type != RedisReply::Type::string) return false;
+  const std::string& s = r.str;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+// The SCAN MATCH pattern of every key starting with prefix + key_prefix: glob characters
+// escaped, so that they match themselves.
+std::string glob_prefix(std::string_view prefix, std::string_view key_prefix) {
+  std::string out;
+  for (std::string_view part : {prefix, key_prefix})
+    for (char c : part) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+      out += c;
+    }
+  out += '*';
+  return out;
+}
+
 class RedisStore final : public QuotaStore {
  public:
   explicit RedisStore(const RedisConfig& cfg) : s_(std::make_shared<Shared>(cfg)) {}
@@ -415,6 +436,69 @@ class RedisStore final : public QuotaStore {
     co_return v;
   }
 
+  // SCAN MATCH over the prefixed keys, a page per round trip, then one MGET per page.
+  Task<Result<std::vector<CounterState>>> scan(std::string_view key_prefix,
+                                               std::size_t max) override {
+    std::vector<CounterState> out;
+    const std::string pattern = glob_prefix(s_->cfg.prefix, key_prefix);
+    std::string cursor = "0";
+    do {
+      std::vector<std::string> keys;
+      auto next = co_await scan_page(cursor, pattern, keys);
+      if (!next) co_return next.error();
+      cursor = std::move(*next);
+      if (keys.empty()) continue;
+      RedisRequest get;
+      get.begin(1 + keys.size()).arg("MGET");
+      for (const auto& k : keys) get.arg(k);
+      auto r = co_await s_->call(get, nullptr);
+      if (!r) co_return r.error();
+      if (r->type != RedisReply::Type::array || r->elements.size() != keys.size())
+        co_return redis_unavailable("unexpected reply to MGET");
+      const std::size_t skip = s_->cfg.prefix.size();
+      for (std::size_t i = 0; i < keys.size() && out.size() < max; ++i) {
+        int64_t v = 0;
+        // (nil: deleted since the SCAN; not an integer: not one of ours)
+        if (!parse_integer(r->elements[i], v)) continue;
+        CounterState c;
+        c.key = keys[i].substr(skip);
+        c.rate = c.key.starts_with("rl:");
+        (c.rate ? c.tat_us : c.total) = v;
+        out.push_back(std::move(c));
+      }
+    } while (cursor != "0" && out.size() < max);
+    co_return out;
+  }
+
+  Task<Result<int64_t>> erase(std::string_view key_prefix) override {
+    int64_t n = 0;
+    const std::string pattern = glob_prefix(s_->cfg.prefix, key_prefix);
+    std::string cursor = "0";
+    do {
+      std::vector<std::string> keys;
+      auto next = co_await scan_page(cursor, pattern, keys);
+      if (!next) co_return next.error();
+      cursor = std::move(*next);
+      if (keys.empty()) continue;
+      auto d = co_await del(keys, {});
+      if (!d) co_return d.error();
+      n += *d;
+    } while (cursor != "0");
+    co_return n;
+  }
+
+  Task<Result<int64_t>> erase_keys(std::span<const std::string> keys) override {
+    int64_t n = 0;
+    constexpr std::size_t kChunk = 512;
+    for (std::size_t at = 0; at < keys.size(); at += kChunk) {
+      auto d = co_await del(keys.subspan(at, std::min(kChunk, keys.size() - at)),
+                            s_->cfg.prefix);
+      if (!d) co_return d.error();
+      n += *d;
+    }
+    co_return n;
+  }
+
   Task<Result<Admission>> admit(std::span<const RateOp> rate, std::span<const BudgetOp> budget,
                                 int64_t now_us) override {
     Admission a;
@@ -463,6 +547,35 @@ class RedisStore final : public QuotaStore {
   }
 
  private:
+  // One SCAN step: the page's keys (prefixed) into `keys`; returns the next cursor ("0": done).
+  Task<Result<std::string>> scan_page(const std::string& cursor, const std::string& pattern,
+                                      std::vector<std::string>& keys) {
+    RedisRequest req;
+    req.begin(6).arg("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(int64_t{1000});
+    auto r = co_await s_->call(req, nullptr);
+    if (!r) co_return r.error();
+    if (r->type != RedisReply::Type::array || r->elements.size() != 2 ||
+        r->elements[0].type != RedisReply::Type::string ||
+        r->elements[1].type != RedisReply::Type::array)
+      co_return redis_unavailable("unexpected reply to SCAN");
+    for (auto& k : r->elements[1].elements)
+      if (k.type == RedisReply::Type::string) keys.push_back(std::move(k.str));
+    co_return std::move(r->elements[0].str);
+  }
+
+  // DEL of `keys`, each preceded by `prefix`; returns how many existed.
+  Task<Result<int64_t>> del(std::span<const std::string> keys, std::string_view prefix) {
+    if (keys.empty()) co_return int64_t{0};
+    RedisRequest req;
+    req.begin(1 + keys.size()).arg("DEL");
+    for (const auto& k : keys) req.arg(prefix, k);
+    auto r = co_await s_->call(req, nullptr);
+    if (!r) co_return r.error();
+    if (r->type != RedisReply::Type::integer)
+      co_return redis_unavailable("unexpected reply to DEL");
+    co_return r->integer;
+  }
+
   std::shared_ptr<Shared> s_;
 };
 

@@ -95,6 +95,14 @@ struct Admission {
   Counts totals;  // as BudgetReply
 };
 
+// One stored counter, as scan() reports it (the admin API's view of a rule's consumption).
+struct CounterState {
+  std::string key;     // as the policy wrote it, without the store's own prefix
+  bool rate = false;   // a GCRA cell (tat_us); else a budget counter (total)
+  int64_t tat_us = 0;  // rate: the theoretical arrival time, µs since the Unix epoch
+  int64_t total = 0;   // budget: spent + reserved, micro-USD or tokens
+};
+
 // A backend holds both kinds. admit() and settle() batch them: the Redis store sends each as
 // one script call (one round trip); the defaults call the two stores in turn and roll the rate
 // ops back when a budget refuses.
@@ -118,6 +126,23 @@ class QuotaStore : public RateLimitStore, public BudgetStore {
                           int64_t now_us, Counts& totals) {
     return false;
   }
+  // ---- Administration (the admin API: a rule's consumption, a reset). Off the request path:
+  // these walk the key space (memory: every shard under its lock in turn; Redis: SCAN, never
+  // KEYS), so they are neither atomic with admissions nor cheap. The defaults answer an error.
+
+  // Every rate cell and budget counter whose key starts with `key_prefix` (a key as the policy
+  // writes it, e.g. "rl:per-key:"), at most `max` of them, in no particular order. A cell whose
+  // TAT has passed may still be listed (expired entries are dropped lazily). Redis tells a cell
+  // from a counter by its key: keys starting "rl:" are rate cells (docs/QUOTAS.md, Keys).
+  virtual Task<Result<std::vector<CounterState>>> scan(std::string_view key_prefix,
+                                                       std::size_t max);
+  // Deletes every cell and counter whose key starts with `key_prefix`; returns how many were
+  // deleted. Not atomic with concurrent admissions: a request admitted meanwhile may recreate
+  // a key (the store then counts from that request on, as after an expiry).
+  virtual Task<Result<int64_t>> erase(std::string_view key_prefix);
+  // Deletes exactly these keys (cells or counters); returns how many existed.
+  virtual Task<Result<int64_t>> erase_keys(std::span<const std::string> keys);
+
   // "memory" or "redis" (logs, metrics).
   virtual std::string_view kind() const = 0;
 };

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -340,6 +341,123 @@ TEST_P(QuotaStoreTest, ConcurrentCallsAreExact) {
   EXPECT_EQ(allowed.load(), 100);
   // Reservations of refused admissions are not applied; every reserve() is.
   EXPECT_EQ(total(bk), 3 * (100 + kThreads * kCoroutines * kOpsEach));
+}
+
+// ---- Administration: scan, erase (the admin API) ----------------------------------------------
+
+// The entries of a scan, by key.
+std::map<std::string, CounterState> by_key(const std::vector<CounterState>& v) {
+  std::map<std::string, CounterState> out;
+  for (const auto& c : v) out[c.key] = c;
+  return out;
+}
+
+TEST_P(QuotaStoreTest, ScanListsByPrefixOnly) {
+  ASSERT_TRUE(admit({four_per_second("rl:a:req:*"), four_per_second("rl:a:tok:key=x"),
+                     four_per_second("rl:ab:req:*"), four_per_second("rl:g*:req:[x]"),
+                     four_per_second("rl:gz:req:x")},
+                    {{"bg:a:usd:*:2026-11", 7, 100, 0}, {"bg:ab:usd:*:2026-11", 9, 100, 0}},
+                    kT0)
+                  ->allowed);
+  ASSERT_TRUE(consume({four_per_second("rl:a:req:*")}, kT0).ok());  // a second request
+
+  auto a = run(ioc_, store_->scan("rl:a:", 100));
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto m = by_key(*a);
+  ASSERT_EQ(m.size(), 2u);  // not rl:ab:...
+  ASSERT_TRUE(m.count("rl:a:req:*"));  // keys without the store's own prefix
+  EXPECT_TRUE(m["rl:a:req:*"].rate);
+  EXPECT_EQ(m["rl:a:req:*"].tat_us, kT0 + 500'000);
+  EXPECT_EQ(m["rl:a:tok:key=x"].tat_us, kT0 + 250'000);
+
+  auto b = run(ioc_, store_->scan("bg:a:", 100));
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ((*b)[0].key, "bg:a:usd:*:2026-11");
+  EXPECT_FALSE((*b)[0].rate);
+  EXPECT_EQ((*b)[0].total, 7);
+
+  // Glob characters in the prefix match themselves (Redis: SCAN MATCH, escaped).
+  auto g = run(ioc_, store_->scan("rl:g*:", 100));
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  ASSERT_EQ(g->size(), 1u);
+  EXPECT_EQ((*g)[0].key, "rl:g*:req:[x]");
+
+  EXPECT_EQ(run(ioc_, store_->scan("rl:", 100))->size(), 5u);
+  EXPECT_EQ(run(ioc_, store_->scan("rl:", 2))->size(), 2u);  // at most max
+  EXPECT_TRUE(run(ioc_, store_->scan("rl:none:", 100))->empty());
+}
+
+TEST_P(QuotaStoreTest, EraseByPrefixThenCountsFromZero) {
+  auto op = four_per_second("rl:e:req:*");
+  EXPECT_EQ(drain(op, kT0), 4);
+  ASSERT_TRUE(admit({four_per_second("rl:ee:req:*")}, {{"bg:e:tok:*:total", 40, 50, 0}}, kT0)
+                  ->allowed);
+  auto n = run(ioc_, store_->erase("rl:e:"));
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(run(ioc_, store_->scan("rl:", 100))->size(), 1u);  // rl:ee: stays
+  EXPECT_EQ(drain(op, kT0), 4);  // a full burst again, at the same instant
+  EXPECT_EQ(*run(ioc_, store_->erase("bg:e:")), 1);
+  EXPECT_EQ(total("bg:e:tok:*:total"), 0);
+  EXPECT_TRUE(reserve({{"bg:e:tok:*:total", 50, 50, 0}})->allowed);
+  EXPECT_EQ(*run(ioc_, store_->erase("bg:nothing:")), 0);
+}
+
+TEST_P(QuotaStoreTest, EraseKeysIsExact) {
+  ASSERT_TRUE(admit({four_per_second("rl:x:req:key=alice"), four_per_second("rl:x:req:key=alice2")},
+                    {{"bg:x:usd:key=alice:total", 1, -1, 0}}, kT0)
+                  ->allowed);
+  const std::vector<std::string> keys = {"rl:x:req:key=alice", "bg:x:usd:key=alice:total",
+                                         "rl:x:req:missing"};
+  auto n = run(ioc_, store_->erase_keys(keys));
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 2);
+  auto left = run(ioc_, store_->scan("", 100));
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].key, "rl:x:req:key=alice2");
+}
+
+// More keys than one SCAN page (Redis pages by 1000): every one is listed, then erased.
+TEST_P(QuotaStoreTest, ScanAndEraseManyKeys) {
+  constexpr int kKeys = 2500;
+  std::vector<std::string> names;
+  for (int i = 0; i < kKeys; ++i)
+    names.push_back("bg:many:tok:key=" + std::to_string(i) + ":total");
+  for (int at = 0; at < kKeys; at += 250) {
+    std::vector<BudgetOp> ops;
+    for (int i = at; i < at + 250; ++i) ops.push_back({names[i], i, -1, 0});
+    ASSERT_TRUE(reserve(ops)->allowed);
+  }
+  auto all = run(ioc_, store_->scan("bg:many:", kKeys + 10));
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  auto m = by_key(*all);
+  ASSERT_EQ(m.size(), static_cast<std::size_t>(kKeys));
+  EXPECT_EQ(m[names[1234]].total, 1234);
+  EXPECT_EQ(run(ioc_, store_->scan("bg:many:", 1500))->size(), 1500u);
+  EXPECT_EQ(*run(ioc_, store_->erase("bg:many:")), kKeys);
+  EXPECT_TRUE(run(ioc_, store_->scan("bg:many:", 10))->empty());
+}
+
+// The admin API runs on its own thread and io_context: the store serves it there (Redis: a
+// pool opened lazily for that io_context), while the workers' pools stay in use.
+TEST_P(QuotaStoreTest, AdminCallsFromAnotherThread) {
+  ASSERT_TRUE(consume({four_per_second("rl:t:req:*")}, kT0)->allowed);  // the worker's pool
+  Result<std::vector<CounterState>> seen = ApiError::internal("not run");
+  Result<int64_t> erased = ApiError::internal("not run");
+  std::thread admin([&] {
+    net::io_context ioc;
+    seen = run(ioc, store_->scan("rl:t:", 10));
+    erased = run(ioc, store_->erase("rl:t:"));
+  });
+  admin.join();
+  ASSERT_TRUE(seen.ok()) << seen.error().message;
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0].tat_us, kT0 + 250'000);
+  ASSERT_TRUE(erased.ok()) << erased.error().message;
+  EXPECT_EQ(*erased, 1);
+  EXPECT_EQ(drain(four_per_second("rl:t:req:*"), kT0), 4);  // the worker's side sees the reset
 }
 
 // ---- Redis only ------------------------------------------------------------------------------

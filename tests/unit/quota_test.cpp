@@ -442,6 +442,183 @@ TEST_F(QuotaPolicyTest, ProviderScopedLimitSkipsATarget) {
   EXPECT_TRUE(run(policy_->on_attempt(*c, p)).is_next());
 }
 
+// ---- The admin API's functions: usage JSON and reset, on the policy's own store ----
+
+class QuotaAdminTest : public QuotaPolicyTest {
+ protected:
+  template <class T>
+  Result<T> await(Task<Result<T>> t) {
+    std::optional<Result<T>> out;
+    net::co_spawn(io_, [&]() -> Task<void> { out.emplace(co_await std::move(t)); },
+                  [](std::exception_ptr e) {
+                    if (e) std::rethrow_exception(e);
+                  });
+    io_.restart();
+    io_.run();
+    return std::move(*out);
+  }
+  boost::json::object usage(std::string_view id, std::string_view scope = {}) {
+    auto r = await(quota_usage_json(snap_->config, *store_, id, now_us_, scope));
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? boost::json::parse(*r).as_object() : boost::json::object{};
+  }
+  int64_t reset(std::string_view id, std::string_view scope = {}) {
+    auto r = await(quota_reset(snap_->config, *store_, id, now_us_, scope));
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? *r : -1;
+  }
+  bool admitted(std::string_view key) {
+    auto c = context("r", key, 10);
+    return run(policy_->on_request(*c)).is_next();
+  }
+};
+
+TEST_F(QuotaAdminTest, RateLimitUsage) {
+  // 23:59:00; two-a-minute: one request every 30 s.
+  ASSERT_TRUE(admitted("alice"));
+  ASSERT_TRUE(admitted("alice"));
+  ASSERT_TRUE(admitted("a,b=c:%"));  // a key name with the escaped characters
+  auto u = usage("two-a-minute");
+  EXPECT_EQ(u["kind"], "rate_limit");
+  EXPECT_EQ(u["window_ms"], 60000);
+  EXPECT_EQ(u["limits"].as_object()["requests"], 2);
+  EXPECT_FALSE(u["limits"].as_object().contains("tokens"));
+  EXPECT_EQ(u["scope"].as_array().size(), 1u);
+  EXPECT_EQ(u["truncated"], false);
+  EXPECT_EQ(usage("two-a-minute", "a,b=c:%")["counters"].as_array().size(), 1u);
+  auto& cs = u["counters"].as_array();
+  ASSERT_EQ(cs.size(), 2u);  // sorted by the stored scope: "key=a%2C..." before "key=alice"
+  auto odd = cs[0].as_object();
+  EXPECT_EQ(odd["scope"].as_object()["key"], "a,b=c:%");
+  EXPECT_EQ(odd["requests"].as_object()["used"], 1);
+  auto alice = cs[1].as_object();
+  EXPECT_EQ(alice["scope"].as_object()["key"], "alice");
+  auto req = alice["requests"].as_object();
+  EXPECT_EQ(req["used"], 2);
+  EXPECT_EQ(req["limit"], 2);
+  EXPECT_EQ(req["remaining"], 0);
+  EXPECT_EQ(req["resets_at"], "2026-11-23T00:00:00Z");
+  EXPECT_FALSE(alice.contains("tokens"));
+  // 10 s later, 50 s are left in alice's cell: still 2 used (rounded up); 31 s later: 1.
+  now_us_ += 10'000'000;
+  EXPECT_EQ(usage("two-a-minute", "alice")["counters"].as_array()[0].as_object()["requests"]
+                .as_object()["used"], 2);
+  now_us_ += 21'000'500;
+  auto later = usage("two-a-minute", "key=alice")["counters"].as_array();
+  ASSERT_EQ(later.size(), 1u);
+  auto r2 = later[0].as_object()["requests"].as_object();
+  EXPECT_EQ(r2["used"], 1);
+  EXPECT_EQ(r2["remaining"], 1);
+  // The odd key's cell (30 s) is past: not listed any more.
+  EXPECT_TRUE(usage("two-a-minute", "a,b=c:%")["counters"].as_array().empty());
+  EXPECT_TRUE(usage("two-a-minute", "model=alice")["counters"].as_array().empty());
+}
+
+TEST_F(QuotaAdminTest, BudgetUsageCurrentPeriodOnly) {
+  auto a = context("r", "alice", 100);
+  ASSERT_TRUE(run(policy_->on_request(*a)).is_next());
+  auto held = usage("daily")["counters"].as_array();
+  ASSERT_EQ(held.size(), 1u);
+  // In flight: the reservation counts (about 407 µUSD, see above).
+  EXPECT_EQ(std::string(held[0].as_object()["usd"].as_object()["spent"].as_string()).substr(0, 6),
+            "0.0004");
+  answer(*a, "p", 10, 20);  // 50 µUSD, 30 tokens
+  auto u = usage("daily");
+  EXPECT_EQ(u["kind"], "budget");
+  EXPECT_EQ(u["period"], "day");
+  EXPECT_EQ(u["mode"], "block");
+  EXPECT_EQ(u["current_period"], "2026-11-22");
+  EXPECT_EQ(u["resets_at"], "2026-11-23T00:00:00Z");
+  EXPECT_EQ(u["limits"].as_object()["usd"], "0.001000");
+  auto& cs = u["counters"].as_array();
+  ASSERT_EQ(cs.size(), 1u);
+  auto c = cs[0].as_object();
+  EXPECT_EQ(c["scope"].as_object()["consumer"], "alice");
+  EXPECT_EQ(c["period"], "2026-11-22");
+  auto usd = c["usd"].as_object();
+  EXPECT_EQ(usd["spent"], "0.000050");
+  EXPECT_EQ(usd["limit"], "0.001000");
+  EXPECT_EQ(usd["remaining"], "0.000950");
+  EXPECT_FALSE(c.contains("tokens"));
+  auto t = usage("tok");
+  EXPECT_EQ(t["mode"], "soft");
+  EXPECT_EQ(t["current_period"], "total");
+  EXPECT_TRUE(t["resets_at"].is_null());
+  auto tok = t["counters"].as_array()[0].as_object()["tokens"].as_object();
+  EXPECT_EQ(tok["spent"], 30);
+  EXPECT_EQ(tok["remaining"], 970);
+  // The next day: yesterday's counter is not the current consumption.
+  now_us_ = utc_ms(2026, 11, 23, 0, 0, 1) * 1000;
+  auto next = usage("daily");
+  EXPECT_EQ(next["current_period"], "2026-11-23");
+  EXPECT_TRUE(next["counters"].as_array().empty());
+}
+
+TEST_F(QuotaAdminTest, ResetThenConsumptionStartsFromZero) {
+  ASSERT_TRUE(admitted("alice"));
+  ASSERT_TRUE(admitted("alice"));
+  ASSERT_FALSE(admitted("alice"));
+  ASSERT_TRUE(admitted("alice2"));
+  // One scope value: alice's cell only ("key=alice" is not a prefix match: alice2 stays).
+  EXPECT_EQ(reset("two-a-minute", "key=alice"), 1);
+  EXPECT_EQ(usage("two-a-minute")["counters"].as_array().size(), 1u);
+  EXPECT_TRUE(admitted("alice"));
+  EXPECT_TRUE(admitted("alice"));
+  EXPECT_FALSE(admitted("alice"));
+  // Every scope.
+  EXPECT_EQ(reset("two-a-minute"), 2);
+  EXPECT_TRUE(usage("two-a-minute")["counters"].as_array().empty());
+  EXPECT_TRUE(admitted("alice"));
+  EXPECT_EQ(reset("two-a-minute"), 1);
+  EXPECT_EQ(reset("two-a-minute"), 0);
+
+  // A budget: spent, refused, reset to zero, admitted.
+  auto a = context("r", "bob", 100);
+  ASSERT_TRUE(run(policy_->on_request(*a)).is_next());
+  answer(*a, "q", 100, 200);  // 100 + 800 = 900 µUSD
+  EXPECT_EQ(total("bg:daily:usd:consumer=bob:2026-11-22"), 900);
+  EXPECT_FALSE(run(policy_->on_request(*context("r", "bob", 100))).is_next());  // + 407 > 1000
+  EXPECT_EQ(reset("daily", "bob"), 1);
+  EXPECT_EQ(total("bg:daily:usd:consumer=bob:2026-11-22"), 0);
+  EXPECT_TRUE(usage("daily", "consumer=bob")["counters"].as_array().empty());
+  EXPECT_EQ(usage("daily")["counters"].as_array().size(), 2u);  // alice's and alice2's stay
+  EXPECT_TRUE(run(policy_->on_request(*context("r", "bob", 100))).is_next());
+}
+
+TEST_F(QuotaAdminTest, UnknownIdIsNotFound) {
+  auto u = await(quota_usage_json(snap_->config, *store_, "nope", now_us_));
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().status, 404);
+  auto r = await(quota_reset(snap_->config, *store_, "nope", now_us_));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().status, 404);
+  // A prefix of a real id is not that id.
+  EXPECT_FALSE(await(quota_reset(snap_->config, *store_, "two", now_us_)).ok());
+}
+
+// The admin API must see the gateway's counters: shared_quota_store(config.quotas) is the store
+// the snapshot's own quota policy (built by build_snapshot) counts in, while it is alive.
+TEST_F(QuotaAdminTest, SharedStoreIsTheLiveOne) {
+  Policy* gateway = nullptr;
+  for (auto& p : snap_->policies)
+    if (p->name() == "quota") gateway = p.get();
+  ASSERT_NE(gateway, nullptr);
+  auto c = context("r", "zed-shared", 10);
+  ASSERT_TRUE(run(gateway->on_request(*c)).is_next());
+  auto live = shared_quota_store(snap_->config.quotas);
+  ASSERT_TRUE(live);
+  auto u = await(quota_usage_json(snap_->config, **live, "two-a-minute", wall_clock_us(),
+                                  "key=zed-shared"));
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  auto cs = boost::json::parse(*u).as_object()["counters"].as_array();
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].as_object()["requests"].as_object()["used"], 1);
+  auto n = await(quota_reset(snap_->config, **live, "two-a-minute", wall_clock_us(),
+                             "zed-shared"));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+}
+
 TEST(QuotaConfig, ErrorsNameTheLine) {
   auto bad = parse_config(R"(
 quotas:
