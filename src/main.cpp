@@ -5,11 +5,14 @@
 #include <CLI/CLI.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "admin/admin_api.h"
+#include "admin/bootstrap.h"
 #include "audit/audit_log.h"
 #include "config/config.h"
 #include "config/snapshot.h"
@@ -69,25 +72,19 @@ void say(const std::string& line) {
   std::cout << line << std::endl;  // flushed: tests wait for these lines
 }
 
-int serve(const std::string& config_path, const std::string& listen, int workers) {
-  Result<Config> loaded = config_path.empty() ? Result<Config>(default_config())
-                                              : load_config_file(config_path);
-  if (!loaded) {
-    log::error("{}", loaded.error().message);
-    return 1;
-  }
-  Config config = std::move(*loaded);
-  if (!listen.empty() && !parse_listen(listen, config.server)) {
-    log::error("--listen '{}': expected HOST:PORT", listen);
-    return 1;
-  }
-  if (workers > 0) config.server.workers = workers;
+struct ServeOptions {
+  std::string config_path, listen, admin_listen, admin_store;
+  int workers = 0;
+};
+
+void warn_about_literals(const Config& config) {
+  if (config.demo) return;  // the demo's made-up provider keys are literals on purpose
   for (const auto& k : config.api_keys) {
     if (k.key.literal)
       log::warn("auth.api_keys '{}': key is a literal in the config file; prefer key_sha256 "
                 "(torii keys new) or ${{env:NAME}}", k.name);
     // A guessable key is a hole whatever else is configured (torii keys new makes 256 bits).
-    if (!config.demo && !k.key.empty() && k.key.value.size() < 32)
+    if (!k.key.empty() && k.key.value.size() < 32)
       log::warn("auth.api_keys '{}': the key is only {} characters; use a random key of at least "
                 "32 (torii keys new)", k.name, k.key.value.size());
   }
@@ -95,12 +92,103 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     if (p.api_key.literal)
       log::warn("provider '{}': api_key is a literal in the config file; prefer ${{env:NAME}} or "
                 "${{file:/path}}", p.name);
+}
+
+int serve(const ServeOptions& so) {
+  const std::string& config_path = so.config_path;
+  Result<Config> loaded = config_path.empty() ? Result<Config>(default_config())
+                                              : load_config_file(config_path);
+  if (!loaded) {
+    log::error("{}", loaded.error().message);
+    return 1;
+  }
+  Config config = std::move(*loaded);
+  if (!so.listen.empty() && !parse_listen(so.listen, config.server)) {
+    log::error("--listen '{}': expected HOST:PORT", so.listen);
+    return 1;
+  }
+  if (so.workers > 0) config.server.workers = so.workers;
+
+  // The admin side (docs/ADMIN_API.md): on with an `admin:` section, for the demo, or with
+  // --admin-listen. The config store is then the source of truth; the file seeds an empty one.
+  AdminConfig admin_cfg = config.admin;
+  if (config_path.empty()) admin_cfg.enabled = true;
+  if (!so.admin_listen.empty()) {
+    ServerOptions o;
+    if (!parse_listen(so.admin_listen, o)) {
+      log::error("--admin-listen '{}': expected HOST:PORT", so.admin_listen);
+      return 1;
+    }
+    admin_cfg.enabled = true;
+    admin_cfg.host = o.host;
+    admin_cfg.port = o.port;
+  }
+  if (so.admin_store == "memory") {
+    admin_cfg.store.type = "memory";
+  } else if (!so.admin_store.empty()) {
+    admin_cfg.store.type = "sqlite";
+    admin_cfg.store.path = so.admin_store;
+  }
+  const bool demo = config.demo;
+  const ServerOptions server_opts = config.server;  // the file's, with the command line's
+  std::unique_ptr<admin::ConfigStore> store;
+  std::unique_ptr<admin::ConfigManager> manager;
+  std::string demo_key;
+  // What a Config read from the store lacks: the bootstrap file's admin section and listener.
+  auto complete = [&](Config& c) {
+    c.admin = admin_cfg;
+    c.server.host = server_opts.host;
+    c.server.port = server_opts.port;
+    c.server.workers = server_opts.workers;
+    c.demo = demo;
+    c.source = "the admin store";
+  };
+
+  routing::HealthRegistry health;
+  SnapshotHolder holder;
+  std::unique_ptr<HealthChecker> checker;
+  std::string mock_url;
+  if (admin_cfg.enabled) {
+    if (demo)
+      demo_key = admin::ensure_demo_key(admin_cfg.store.type == "sqlite"
+                                            ? (std::filesystem::path(admin_cfg.store.path)
+                                                   .parent_path() / "demo-key").string()
+                                            : "");
+    auto opened = admin::open_config_store(admin_cfg.store);
+    if (!opened) {
+      log::error("admin.store: {}", opened.error().message);
+      return 1;
+    }
+    store = std::move(*opened);
+    admin::ConfigManager::Hooks hooks;
+    hooks.complete = complete;
+    hooks.build = [&](Config c) { return build_snapshot(std::move(c), mock_url, &health); };
+    hooks.commit = [&](std::shared_ptr<const Snapshot> s) {
+      if (auto r = audit::AuditLog::reconfigure(s->config); !r)
+        log::error("admin: the audit pipeline keeps its previous settings: {}", r.error().message);
+      if (s->config.quotas.active()) tokenizer::preload();
+      holder.set(std::move(s));
+      if (checker) checker->watch(holder.get());
+    };
+    manager = std::make_unique<admin::ConfigManager>(*store, std::move(hooks));
+    auto seed = admin::seed_document(config_path);
+    if (!seed) {
+      log::error("{}", seed.error().message);
+      return 1;
+    }
+    auto started = manager->start(std::move(*seed), config.source);
+    if (!started) {
+      log::error("admin store: {}", started.error().message);
+      return 1;
+    }
+    config = std::move(*started);
+  }
+  warn_about_literals(config);
 
   // The built-in mock, for providers of kind "mock" or with base_url "builtin-mock" (the demo
-  // config has both).
+  // config has both; a managed config may add one later, so it always runs there).
   std::unique_ptr<Server> mock_server;
-  std::string mock_url;
-  bool wants_mock = false;
+  bool wants_mock = admin_cfg.enabled;
   MockOptions mock_options;
   for (const auto& p : config.providers)
     if (p.kind == "mock" || p.base_url == kBuiltinMock) {
@@ -120,7 +208,6 @@ int serve(const std::string& config_path, const std::string& listen, int workers
   }
 
   // Target health (breakers, latency, 429 cool-downs) outlives each snapshot: a reload keeps it.
-  routing::HealthRegistry health;
   auto snap = build_snapshot(config, mock_url, &health);
   if (!snap) {
     log::error("{}: {}", config.source, snap.error().message);
@@ -135,10 +222,9 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     log::error("{}: audit: {}", config.source, started.error().message);
     return 1;
   }
-  SnapshotHolder holder;
   holder.set(std::move(*snap));
-  HealthChecker checker(health);
-  checker.watch(holder.get());
+  checker = std::make_unique<HealthChecker>(health);
+  checker->watch(holder.get());
 
   Server server(config.server, make_gateway(holder));
   if (!bind_and_start(server)) return 1;
@@ -147,7 +233,49 @@ int serve(const std::string& config_path, const std::string& listen, int workers
               "reach {}:{}",
               config.server.host, server.port());
 
+  // The admin listener: one worker thread of its own (argon2id, SQLite and snapshot builds
+  // never run on a gateway worker).
+  std::unique_ptr<admin::Accounts> accounts;
+  std::unique_ptr<Server> admin_server;
+  std::string initial_password;
+  if (admin_cfg.enabled) {
+    accounts = std::make_unique<admin::Accounts>(*store, admin_cfg);
+    auto pw = accounts->bootstrap();
+    if (!pw) {
+      log::error("admin accounts: {}", pw.error().message);
+      return 1;
+    }
+    initial_password = *pw;
+    store->watch([&](std::string name, int64_t) {
+      if (name == admin::kAccountsDoc) accounts->invalidate();
+      else server.request_reload();  // applied on the control thread, as SIGHUP is
+    });
+    admin::AdminDeps deps;
+    deps.manager = manager.get();
+    deps.accounts = accounts.get();
+    deps.holder = &holder;
+    deps.config = admin_cfg;
+    deps.swagger_ui_dir = admin::find_swagger_ui(admin_cfg.swagger_ui_dir);
+    ServerOptions ao;
+    ao.host = admin_cfg.host;
+    ao.port = admin_cfg.port;
+    ao.workers = 1;
+    ao.max_body_bytes = config.server.max_body_bytes;
+    ao.shutdown_grace = std::chrono::milliseconds(2000);
+    admin_server = std::make_unique<Server>(ao, admin::make_admin_handler(std::move(deps)));
+    if (!bind_and_start(*admin_server)) return 1;
+  }
+
   auto reload = [&] {
+    if (manager) {
+      // Managed: the store is the truth (another process may have written it; the vault's
+      // values may have changed): apply its document again.
+      if (auto r = manager->reload(); !r)
+        log::error("reload failed, keeping the current config: {}", r.error().message);
+      else if (!*r && !manager->rebuild())
+        log::error("reload failed, keeping the current config");
+      return;
+    }
     if (config_path.empty()) {
       log::info("SIGHUP: running on the embedded config; nothing to reload");
       return;
@@ -174,7 +302,7 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     }
     if ((*built)->config.quotas.active()) tokenizer::preload();
     holder.set(std::move(*built));
-    checker.watch(holder.get());
+    checker->watch(holder.get());
     log::info("config reloaded from {}", config_path);
   };
   // Vault refresh: every TTL, the values read so far are fetched again; a change reloads the
@@ -183,7 +311,7 @@ int serve(const std::string& config_path, const std::string& listen, int workers
   std::condition_variable refresh_cv;
   bool refresh_stop = false;
   std::thread refresher;
-  if (!config_path.empty()) {
+  if (!config_path.empty() || manager) {
     refresher = std::thread([&] {
       std::unique_lock lock(refresh_mu);
       for (;;) {
@@ -209,11 +337,21 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     });
   }
   server.run_until_signal(reload, [&] {
+    if (admin_server) {
+      say("admin API listening on http://" + admin_cfg.host + ":" +
+          std::to_string(admin_server->port()) + " (docs: /apis/docs)");
+      if (!initial_password.empty()) {
+        say("admin user: " + admin_cfg.initial_user);
+        say("admin password: " + initial_password +
+            " (temporary: shown once; change it at the first login)");
+      }
+    }
     say("torii listening on http://" + config.server.host + ":" + std::to_string(server.port()));
     if (config.demo) {
-      say("demo key: " + config.api_keys.front().key.value);
+      const std::string key = demo_key.empty() ? config.api_keys.front().key.value : demo_key;
+      say("demo key: " + key);
       say("try: curl http://" + config.server.host + ":" + std::to_string(server.port()) +
-          "/v1/chat/completions -H 'Authorization: Bearer " + config.api_keys.front().key.value +
+          "/v1/chat/completions -H 'Authorization: Bearer " + key +
           "' -H 'Content-Type: application/json' -d '{\"model\":\"demo\",\"messages\":"
           "[{\"role\":\"user\",\"content\":\"Hello torii\"}]}'");
     }
@@ -225,6 +363,10 @@ int serve(const std::string& config_path, const std::string& listen, int workers
     }
     refresh_cv.notify_all();
     refresher.join();
+  }
+  if (admin_server) {
+    admin_server->shutdown();
+    admin_server->wait();
   }
   if (mock_server) {
     mock_server->shutdown();
@@ -264,11 +406,16 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", level, "debug, info, warn or error");
 
   auto* serve_cmd = app.add_subcommand("serve", "run the gateway");
-  std::string config_path, listen;
-  int workers = 0;
-  serve_cmd->add_option("-c,--config", config_path, "YAML config file (default: the embedded demo)");
-  serve_cmd->add_option("--listen", listen, "HOST:PORT, overrides server.listen (port 0: any)");
-  serve_cmd->add_option("--workers", workers, "worker threads, overrides server.workers");
+  ServeOptions so;
+  serve_cmd->add_option("-c,--config", so.config_path,
+                        "YAML config file (default: the embedded demo)");
+  serve_cmd->add_option("--listen", so.listen, "HOST:PORT, overrides server.listen (port 0: any)");
+  serve_cmd->add_option("--workers", so.workers, "worker threads, overrides server.workers");
+  serve_cmd->add_option("--admin-listen", so.admin_listen,
+                        "HOST:PORT of the admin API (turns it on; port 0: any)");
+  serve_cmd->add_option("--admin-store", so.admin_store,
+                        "the admin config store: a SQLite file, or 'memory' (nothing kept)");
+  auto* routes_cmd = app.add_subcommand("admin-routes", "print the admin API's endpoints");
 
   auto* mock_cmd = app.add_subcommand("mock", "run the OpenAI-compatible provider emulator");
   MockOptions mo;
@@ -326,7 +473,11 @@ int main(int argc, char** argv) {
   log::init(level);
   raise_fd_limit();
 
-  if (*serve_cmd) return serve(config_path, listen, workers);
+  if (*serve_cmd) return serve(so);
+  if (*routes_cmd) {
+    for (const auto& r : admin::admin_routes()) std::cout << r << "\n";
+    return 0;
+  }
   if (*keys_new) {
     // The key is shown here once; the config keeps only its digest.
     const std::string key = identity::generate_api_key();

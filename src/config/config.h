@@ -341,8 +341,30 @@ struct TracingConfig {
   std::chrono::milliseconds timeout{5000};
 };
 
+// The admin API (docs/ADMIN_API.md). Read from the file only (it says where the managed config
+// lives, so it cannot live there itself). Present: the admin listener runs and the config store is
+// the source of truth (the file seeds an empty store).
+struct AdminStoreConfig {
+  std::string type = "sqlite";           // sqlite | redis | memory
+  std::string path = "data/torii.db";    // sqlite
+  RedisConfig redis;                     // redis
+};
+
+struct AdminConfig {
+  bool enabled = false;                  // an `admin:` section is present (or the demo)
+  std::string host = "127.0.0.1";
+  uint16_t port = 8081;
+  AdminStoreConfig store;
+  std::chrono::seconds session_ttl{12 * 3600};   // a login's token lives this long
+  int login_failures = 5;                        // failed logins per user or address ...
+  std::chrono::seconds login_window{300};        // ... in this window, then 429
+  std::string initial_user = "admin";            // created with a temporary password
+  std::string swagger_ui_dir;                    // "" : node_modules/swagger-ui-dist, found
+};
+
 struct Config {
   ServerOptions server;
+  AdminConfig admin;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
   std::vector<ConsumerConfig> consumers;
@@ -371,10 +393,15 @@ Result<Config> load_config_file(const std::string& path);
 // The embedded default used by `torii serve` without --config: a built-in mock provider and
 // a demo key (TORII_DEMO_KEY, or a random one).
 Config default_config();
+// The demo config's YAML without its key (`torii serve` seeds the admin store with it).
+std::string_view demo_config_yaml();
 
 // Resolves "${env:NAME}" / "${file:/path}" / "${vault:NAME/KEY}" (through `vault`; an error
 // when null) / a literal. An error names the reference only.
 Result<SecretRef> resolve_secret(const std::string& reference, identity::Vault* vault = nullptr);
+
+// RFC 3339 date-time ("2027-01-01T00:00:00Z", "...T10:00:00.5+02:00") -> Unix seconds.
+std::optional<int64_t> parse_rfc3339(const std::string& text);
 
 // A secret held in a file (${file:...}, the vault's file backend): its content without the
 // trailing newlines; empty or unreadable is an error naming the path.

@@ -49,9 +49,10 @@ class Loader final : public AuditLoader {
       if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);
       each_key(root, "",
                {"server", "providers", "routes", "auth", "authorization", "vault", "egress",
-                "quotas", "prices", "audit", "tracing", "metrics"},
+                "quotas", "prices", "audit", "tracing", "metrics", "admin"},
                [&](const std::string& key, const YAML::Node& v, const std::string& path) {
                  if (key == "server") server(v, path, cfg.server);
+                 if (key == "admin") admin(v, path, cfg.admin);
                  if (key == "providers") providers(v, path, cfg);
                  if (key == "routes") routes(v, path, cfg);
                  if (key == "auth") auth(v, path, cfg);
@@ -109,6 +110,43 @@ class Loader final : public AuditLoader {
     }
     out.host = host;
     out.port = static_cast<uint16_t>(p);
+  }
+
+  void admin(const YAML::Node& v, const std::string& path, AdminConfig& out) {
+    out.enabled = true;
+    if (v.IsNull()) return;  // `admin:` alone: every default
+    each_key(v, path,
+             {"listen", "store", "session_ttl_s", "login_failures", "login_window_s",
+              "initial_user", "swagger_ui_dir"},
+             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+               if (k == "listen") {
+                 ServerOptions o;
+                 o.host = out.host;
+                 o.port = out.port;
+                 listen(x, p, o);
+                 out.host = o.host;
+                 out.port = o.port;
+               }
+               if (k == "store") admin_store(x, p, out.store);
+               if (k == "session_ttl_s") seconds(x, p, 60, out.session_ttl);
+               if (k == "login_failures") count(x, p, 1, 1000, out.login_failures);
+               if (k == "login_window_s") seconds(x, p, 1, out.login_window);
+               if (k == "initial_user") set_str(x, p, out.initial_user);
+               if (k == "swagger_ui_dir") set_str(x, p, out.swagger_ui_dir);
+             });
+  }
+
+  void admin_store(const YAML::Node& v, const std::string& path, AdminStoreConfig& out) {
+    each_key(v, path, {"type", "path", "redis"},
+             [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+               if (k == "type") {
+                 set_str(x, p, out.type);
+                 if (out.type != "sqlite" && out.type != "redis" && out.type != "memory")
+                   error(x, p, "must be sqlite, redis or memory, got '" + out.type + "'");
+               }
+               if (k == "path") set_str(x, p, out.path);
+               if (k == "redis") redis(x, p, out.redis);
+             });
   }
 
   void server(const YAML::Node& v, const std::string& path, ServerOptions& out) {

@@ -49,6 +49,16 @@ std::optional<int64_t> rfc3339(const std::string& s) {
 
 }  // namespace
 
+}  // namespace torii::config_detail
+
+namespace torii {
+std::optional<int64_t> parse_rfc3339(const std::string& text) {
+  return config_detail::rfc3339(text);
+}
+}  // namespace torii
+
+namespace torii::config_detail {
+
 void IdentityLoader::auth(const YAML::Node& v, const std::string& path, Config& cfg) {
   each_key(v, path, {"consumers", "api_keys", "jwt"},
            [&](const std::string& k, const YAML::Node& x, const std::string& p) {
@@ -168,10 +178,6 @@ void IdentityLoader::jwt(const YAML::Node& v, const std::string& path, Config& c
     JwtIssuerConfig j;
     j.line = line_of(v[i]);
     std::set<std::string> got;
-    auto seconds = [&](const YAML::Node& x, const std::string& p, int64_t min,
-                       std::chrono::seconds& out) {
-      if (auto n = integer(x, p, min, 365LL * 86400)) out = std::chrono::seconds(*n);
-    };
     each_key(v[i], ip,
              {"issuer", "audience", "jwks_url", "jwks_file", "hmac_secret", "algorithms",
               "leeway_s", "jwks_refresh_s", "jwks_min_refetch_s", "consumer_claim",

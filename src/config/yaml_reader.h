@@ -157,6 +157,12 @@ class YamlReader {
     if (auto n = integer(v, path, 1, kMaxMs)) out = std::chrono::milliseconds(*n);
   }
 
+  // Whole seconds, at least `min`, at most a year.
+  void seconds(const YAML::Node& v, const std::string& path, int64_t min,
+               std::chrono::seconds& out) {
+    if (auto n = integer(v, path, min, 365LL * 86400)) out = std::chrono::seconds(*n);
+  }
+
   template <class T>
   void count(const YAML::Node& v, const std::string& path, int64_t min, int64_t max, T& out) {
     if (auto n = integer(v, path, min, max)) out = static_cast<T>(*n);

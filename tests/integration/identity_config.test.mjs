@@ -158,7 +158,8 @@ describe('identity: the demo config', () => {
   const demoKey = newKey();
 
   before(async () => {
-    gw = await startTorii(['serve', '--listen', '127.0.0.1:0', '--workers', '1'],
+    gw = await startTorii(['serve', '--listen', '127.0.0.1:0', '--workers', '1',
+      '--admin-listen', '127.0.0.1:0', '--admin-store', 'memory'],
       { env: { TORII_DEMO_KEY: demoKey } });
     gateways.push({ name: 'demo', gw });
   });

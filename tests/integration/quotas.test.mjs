@@ -502,7 +502,8 @@ describe('quotas: the demo config', () => {
   let gw;
   const demoKey = randomKey('sk-demo');
   before(async () => {
-    gw = await startTorii(['serve', '--listen', '127.0.0.1:0', '--workers', '1'],
+    gw = await startTorii(['serve', '--listen', '127.0.0.1:0', '--workers', '1',
+      '--admin-listen', '127.0.0.1:0', '--admin-store', 'memory'],
       { env: { TORII_DEMO_KEY: demoKey } });
     started.push(gw);
   });

@@ -73,7 +73,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-const LISTEN_RE = /listening on http:\/\/([^\s:]+|\[[^\]]+\]):(\d+)/;
+// The gateway's or the mock's line (not the admin API's, printed before it).
+const LISTEN_RE = /^torii (?:mock )?listening on http:\/\/([^\s:]+|\[[^\]]+\]):(\d+)/m;
 
 /**
  * Starts `TORII_BIN ...args` and waits (10 s, scaled) for the "listening on http://H:P" line
@@ -83,12 +84,13 @@ const LISTEN_RE = /listening on http:\/\/([^\s:]+|\[[^\]]+\]):(\d+)/;
  * for the exit and SIGKILLs after 5 s; it resolves to {code, signal}.
  * On timeout or early exit, throws with the process's stderr.
  */
-export async function startTorii(args, { env = {}, readyTimeoutMs = ms(10_000) } = {}) {
+export async function startTorii(args, { env = {}, readyTimeoutMs = ms(10_000), cwd } = {}) {
   if (!fs.existsSync(TORII_BIN)) {
     throw new Error(`torii binary not found at ${TORII_BIN} (set TORII_BIN)`);
   }
   const proc = spawn(TORII_BIN, args, {
     env: { ...process.env, ...env },
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(proc);
