@@ -14,6 +14,7 @@
 #include "admin/admin_queries.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "gateway/gateway.h"
 #include "identity/keys.h"
 
 namespace torii::admin {
@@ -739,6 +740,17 @@ class AdminHandler final : public Handler {
     return r;
   }
 
+  // ---- metrics ----
+  Result<Reply> metrics(Req&) {
+    auto snap = d_.holder->get();
+    if (!snap->config.metrics)
+      return ApiError::not_found("metrics are off (metrics: false)", "unknown_url");
+    Reply r;
+    r.headers.emplace_back("content-type", "text/plain; version=0.0.4; charset=utf-8");
+    r.body = prometheus_text(*snap);
+    return r;
+  }
+
   // ---- docs ----
   Result<Reply> openapi(Req&) {
     Reply r;
@@ -814,6 +826,7 @@ std::vector<RouteDef> AdminHandler::make_routes() {
   };
   using H = AdminHandler;
   const Role V = Role::viewer, E = Role::editor, A = Role::admin;
+  add("GET", "/metrics", V, &H::metrics, true);  // for scrapers; the listener is private
   add("GET", "/apis/openapi.json", V, &H::openapi, true);
   add("GET", "/apis/docs", V, &H::docs_index, true);
   add("GET", "/apis/docs/{file}", V, &H::docs_file, true);

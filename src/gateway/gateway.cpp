@@ -55,20 +55,18 @@ class Gateway final : public Handler {
       }
       if (path == "/metrics") {
         auto snap = snapshots_.get();
-        if (!snap->config.metrics) {
-          co_await ex.respond(404, json_headers(id),
-                              to_openai_json(ApiError::not_found(
-                                  "metrics are off (metrics: false)", "unknown_url")));
+        if (!snap->config.metrics || snap->config.admin.enabled) {
+          // With an admin listener, the metrics (consumer names, usage) are served there only.
+          std::string why = snap->config.metrics
+                                ? "metrics are served on the admin listener (GET /metrics there)"
+                                : "metrics are off (metrics: false)";
+          std::string err = to_openai_json(ApiError::not_found(std::move(why), "unknown_url"));
+          co_await ex.respond(404, json_headers(id), std::move(err));
           co_return;
         }
-        // Prometheus text: the requests, audit and pools (audit/metrics.h), then the routing
-        // state (breakers, in flight, latency, retries).
         Headers h{{"content-type", "text/plain; version=0.0.4; charset=utf-8"},
                   {"x-request-id", id}};
-        std::string body;
-        if (audit::AuditLog* log = audit::AuditLog::current()) body = log->metrics_text();
-        body += snap->routing_metrics();
-        co_await ex.respond(200, std::move(h), std::move(body));
+        co_await ex.respond(200, std::move(h), prometheus_text(*snap));
         co_return;
       }
       bool ready = path == "/health" || !ex.draining();
@@ -146,6 +144,13 @@ class Gateway final : public Handler {
 
 std::shared_ptr<Handler> make_gateway(SnapshotHolder& snapshots) {
   return std::make_shared<Gateway>(snapshots);
+}
+
+std::string prometheus_text(const Snapshot& snap) {
+  std::string body;
+  if (audit::AuditLog* log = audit::AuditLog::current()) body = log->metrics_text();
+  body += snap.routing_metrics();
+  return body;
 }
 
 }  // namespace torii

@@ -402,6 +402,19 @@ describe('admin API', () => {
     assert.equal(up.breaker, 'closed');
   });
 
+  test('/metrics is served on the admin listener, not on the gateway', async () => {
+    const m = await request(`${ctx.admin}/metrics`);
+    assert.equal(m.status, 200);
+    assert.match(m.headers['content-type'], /text\/plain/);
+    const line = m.text.split('\n').find((l) => l.startsWith('torii_requests_total{') &&
+      l.includes('route="base"') && l.includes('status="200"'));
+    assert.ok(line && Number(line.split(' ').pop()) > 0, 'the base route\'s requests are counted');
+    assert.ok(!m.text.includes(CLIENT_KEY));
+    const g = await request(`${ctx.gw.url}/metrics`);
+    assert.equal(g.status, 404);
+    assert.match(g.json.error.message, /admin listener/);
+  });
+
   test('login brute force is met by a rate limit', async () => {
     const codes = [];
     for (let i = 0; i < 7; i++) {

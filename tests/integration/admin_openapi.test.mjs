@@ -230,7 +230,7 @@ describe('admin API OpenAPI descriptor', () => {
 
   test('every public operation is open, every other one needs the bearer token', async () => {
     const open = new Set(['POST /api/v1/auth/login', 'GET /apis/openapi.json', 'GET /apis/docs',
-      'GET /apis/docs/{file}']);
+      'GET /apis/docs/{file}', 'GET /metrics']);
     assert.deepEqual(DOC.security, [{ bearer: [] }]);
     for (const { method, path: p, op } of operations(DOC)) {
       const key = `${method} ${p}`;
@@ -292,7 +292,8 @@ describe('admin API OpenAPI descriptor', () => {
     }
     switch (key) {
       case 'GET /apis/docs/{file}': return { path: '/apis/docs/swagger-ui-bundle.js', token: null };
-      case 'GET /apis/openapi.json': case 'GET /apis/docs': return { path: p, token: null };
+      case 'GET /apis/openapi.json': case 'GET /apis/docs': case 'GET /metrics':
+        return { path: p, token: null };
       case 'POST /api/v1/auth/login':
         return { path: p, token: null, body: { username: 'admin', password } };
       case 'POST /api/v1/auth/logout': {
