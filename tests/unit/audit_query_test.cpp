@@ -19,6 +19,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
 #include "admin/audit_query.h"
 #include "audit/event.h"
 #include "audit/sinks.h"
@@ -30,17 +31,8 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using audit::AuditEvent;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/torii-auditq-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
-  std::string path;
+struct TempDir : test_util::TempDir {
+  TempDir() : test_util::TempDir("auditq") {}
 };
 
 // 2026-09-16T00:00:00Z, in µs: the first event's start.

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
 #include "audit/sink_runner.h"
 
 namespace torii::audit {
@@ -18,16 +19,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/torii-runner-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
+struct TempDir : test_util::TempDir {
+  TempDir() : test_util::TempDir("runner") {}
 };
 
 // What the fake sink saw, shared so that it outlives the runner that owns the sink.

@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
 #include "audit/sinks.h"
 #include "http_test_server.h"
 #include "redis_server.h"
@@ -23,17 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/torii-audit-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
-  std::string path;
+struct TempDir : test_util::TempDir {
+  TempDir() : test_util::TempDir("audit") {}
 };
 
 std::string event(const std::string& id, const std::string& consumer = "team-a",

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "temp_dir.h"
 #include "admin/config_store.h"
 #include "redis_server.h"
 
@@ -52,16 +53,8 @@ std::string unique_prefix() {
 }
 
 // A fresh temporary directory, removed at the end.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/torii-cfgstore-XXXXXX";
-    path = ::mkdtemp(tmpl) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
+struct TempDir : test_util::TempDir {
+  TempDir() : test_util::TempDir("cfgstore") {}
 };
 
 // Records the watch callback's calls; wait_for() blocks until a predicate over them holds.
