@@ -367,6 +367,12 @@ int serve(const ServeOptions& so) {
   if (admin_server) {
     admin_server->shutdown();
     admin_server->wait();
+    // The store's watcher thread (Redis) calls into the accounts and the server: it stops
+    // first, then what it calls goes.
+    admin_server.reset();
+    store.reset();
+    accounts.reset();
+    manager.reset();
   }
   if (mock_server) {
     mock_server->shutdown();
