@@ -2,7 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
-FUZZ_TARGETS ?= fuzz_sse fuzz_chat_request fuzz_eventstream fuzz_provider_decoders fuzz_inbound
+FUZZ_TARGETS ?= fuzz_sse fuzz_chat_request fuzz_eventstream fuzz_provider_decoders fuzz_inbound fuzz_scanner
 JOBS       ?= 2
 CONFIG     ?=
 CMAKE_FLAGS = -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
@@ -54,8 +54,9 @@ test-sanitize: setup
 	  TORII_BIN=$(abspath $(BUILD_ASAN)/torii) TORII_SLOW=1 node --test --test-concurrency=1 tests/integration/
 
 # libFuzzer targets (clang) for the SSE parser, the request decoder, the event-stream framing,
-# the providers' answer decoders and the inbound APIs; FUZZ_SECONDS each (FUZZ_SECONDS_CODECS
-# for the last two, which share the build budget with the providers they compile).
+# the providers' answer decoders, the inbound APIs and the guardrail scanner; FUZZ_SECONDS each
+# (FUZZ_SECONDS_CODECS for fuzz_provider_decoders and fuzz_inbound, which share the build budget
+# with the providers they compile).
 FUZZ_SECONDS ?= 20
 FUZZ_SECONDS_CODECS ?= 15
 fuzz: setup
