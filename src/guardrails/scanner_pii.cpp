@@ -3,6 +3,7 @@
 // which is examined once, at each of its group starts, and then skipped as a whole.
 #include <cstring>
 
+#include "guardrails/char_class.h"
 #include "guardrails/scanner.h"
 
 #if defined(__SSE2__)
@@ -15,14 +16,6 @@ namespace {
 
 using E = Entity;
 
-constexpr bool is_digit(unsigned char c) { return static_cast<unsigned>(c - '0') < 10u; }
-constexpr bool is_upper(unsigned char c) { return static_cast<unsigned>(c - 'A') < 26u; }
-constexpr bool is_lower(unsigned char c) { return static_cast<unsigned>(c - 'a') < 26u; }
-constexpr bool is_alpha(unsigned char c) { return is_upper(c) || is_lower(c); }
-constexpr bool is_alnum(unsigned char c) { return is_digit(c) || is_alpha(c); }
-constexpr bool is_hex(unsigned char c) {
-  return is_digit(c) || static_cast<unsigned>((c | 0x20) - 'a') < 6u;
-}
 // Bytes >= 0x80 are not word bytes: a number glued to a non-ASCII letter is rare, one beside
 // non-ASCII punctuation (« », …, €, NBSP) is not.
 constexpr bool is_word(unsigned char c) { return is_alnum(c) || c == '_'; }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "guardrails/char_class.h"
 #include "guardrails/scanner.h"
 
 #if defined(__SSE2__)
@@ -19,13 +20,6 @@ namespace {
 
 using E = Entity;
 
-constexpr bool is_digit(unsigned char c) { return static_cast<unsigned>(c - '0') < 10u; }
-constexpr bool is_upper(unsigned char c) { return static_cast<unsigned>(c - 'A') < 26u; }
-constexpr bool is_lower(unsigned char c) { return static_cast<unsigned>(c - 'a') < 26u; }
-constexpr bool is_alnum(unsigned char c) { return is_digit(c) || is_upper(c) || is_lower(c); }
-constexpr bool is_hex(unsigned char c) {
-  return is_digit(c) || static_cast<unsigned>((c | 0x20) - 'a') < 6u;
-}
 constexpr bool is_b64(unsigned char c) { return is_alnum(c) || c == '+' || c == '/'; }
 constexpr bool is_b64url(unsigned char c) { return is_alnum(c) || c == '_' || c == '-'; }
 
