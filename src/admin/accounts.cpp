@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "identity/jwt.h"
 #include "identity/keys.h"
@@ -18,12 +19,6 @@ namespace torii::admin {
 namespace json = boost::json;
 
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string random_token(std::string_view prefix, std::size_t bytes = 32) {
   std::string raw(bytes, '\0');
@@ -149,7 +144,7 @@ Result<void> Accounts::refresh_locked(bool force) {
     doc_ = std::move(v.get_object());
   }
   stale_ = false;
-  loaded_ms_ = now_ms();
+  loaded_ms_ = unix_ms();
   return {};
 }
 
@@ -159,7 +154,7 @@ Result<void> Accounts::modify(F&& change) {
     if (auto r = refresh_locked(attempt > 0 || stale_); !r) return r;
     json::object next = doc_;
     // Expired sessions and tokens go with every write.
-    const int64_t now = now_ms();
+    const int64_t now = unix_ms();
     auto& toks = arr(next, "tokens");
     toks.erase(std::remove_if(toks.begin(), toks.end(),
                               [&](const json::value& t) {
@@ -193,7 +188,7 @@ Result<std::string> Accounts::bootstrap() {
     u["role"] = "admin";
     u["password"] = hash_password(password);
     u["must_change_password"] = true;
-    u["created_ms"] = now_ms();
+    u["created_ms"] = unix_ms();
     arr(d, "users").push_back(std::move(u));
     return {};
   });
@@ -228,7 +223,7 @@ Result<std::pair<std::string, Principal>> Accounts::login(std::string_view user,
                                                           std::string_view password,
                                                           std::string_view client_ip) {
   std::lock_guard lock(mu_);
-  const int64_t now = now_ms();
+  const int64_t now = unix_ms();
   const std::string ukey = "user:" + std::string(user), ikey = "ip:" + std::string(client_ip);
   int64_t retry = 0;
   if (rate_limited(ukey, now, retry) || rate_limited(ikey, now, retry)) {
@@ -288,7 +283,7 @@ Result<Principal> Accounts::authenticate(std::string_view token) {
       const json::object& o = t.get_object();
       if (str(o, "sha256") != digest) continue;
       const int64_t exp = num(o, "expires_ms");
-      if (exp != 0 && exp < now_ms()) return ApiError::authentication("the admin token has expired");
+      if (exp != 0 && exp < unix_ms()) return ApiError::authentication("the admin token has expired");
       json::object* u = find_user(doc_, str(o, "user"));
       if (u == nullptr) return ApiError::authentication("the admin token's user no longer exists");
       Principal p;
@@ -305,7 +300,7 @@ Result<Principal> Accounts::authenticate(std::string_view token) {
       return p;
     }
     // Unknown here: another node may have made it. Reload at most once a second.
-    if (pass == 0 && now_ms() - loaded_ms_ >= 1000) {
+    if (pass == 0 && unix_ms() - loaded_ms_ >= 1000) {
       if (auto r = refresh_locked(true); !r) return r.error();
       continue;
     }
@@ -390,7 +385,7 @@ Result<json::object> Accounts::create_user(const Principal& by, std::string_view
     u["role"] = std::string(role_name(role));
     u["password"] = hash;
     u["must_change_password"] = true;
-    u["created_ms"] = now_ms();
+    u["created_ms"] = unix_ms();
     u["created_by"] = by.user;
     made = public_user(u);
     arr(d, "users").push_back(std::move(u));
@@ -485,8 +480,8 @@ Result<std::pair<std::string, json::object>> Accounts::create_token(const Princi
     t["role"] = std::string(role_name(role));
     t["sha256"] = sha256_hex(token);
     t["session"] = false;
-    t["created_ms"] = now_ms();
-    t["expires_ms"] = ttl.count() > 0 ? now_ms() + ttl.count() * 1000 : 0;
+    t["created_ms"] = unix_ms();
+    t["expires_ms"] = ttl.count() > 0 ? unix_ms() + ttl.count() * 1000 : 0;
     rec = public_token(t);
     arr(d, "tokens").push_back(std::move(t));
     return {};

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "admin/admin_queries.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
@@ -114,12 +115,6 @@ std::string rfc3339(int64_t unix_s) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string_view bearer_of(const RequestHead& h) {
@@ -687,7 +682,7 @@ class AdminHandler final : public Handler {
     if (const auto* p = cur->if_contains("previous"); p != nullptr && p->is_array())
       previous = p->get_array();
     if (grace > 0 && !prev.empty()) {
-      prev["expires_at"] = rfc3339(unix_now() + grace);
+      prev["expires_at"] = rfc3339(unix_ms() / 1000 + grace);
       previous.push_back(std::move(prev));
     }
     if (previous.empty()) next.erase("previous");
@@ -794,7 +789,7 @@ class AdminHandler final : public Handler {
   void record(const std::string& actor, const std::string& action, const std::string& entity,
               json::value before = {}, json::value after = {}) {
     HistoryRecord h;
-    h.ts_ms = unix_now() * 1000;
+    h.ts_ms = unix_ms();
     h.actor = actor;
     h.action = action;
     h.entity = entity;

@@ -6,17 +6,12 @@
 
 #include <chrono>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace torii::admin {
 
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<json::object> parse_stored(const StoredDoc& d) {
   boost::system::error_code ec;
@@ -42,7 +37,7 @@ Result<Config> ConfigManager::start(json::object seed, const std::string& seed_s
     auto saved = store_.save(kConfigDoc, 0, json::serialize(seed));
     if (!saved) return saved.error();
     HistoryRecord h;
-    h.ts_ms = now_ms();
+    h.ts_ms = unix_ms();
     h.actor = "torii";
     h.action = "seed";
     h.entity = "config";
@@ -117,7 +112,7 @@ Result<int64_t> ConfigManager::apply(Change change) {
   doc_ = std::move(next);
   version_ = *saved;
   HistoryRecord h;
-  h.ts_ms = now_ms();
+  h.ts_ms = unix_ms();
   h.actor = change.actor;
   h.action = change.action;
   h.entity = change.entity;

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "admin/config_store.h"
+#include "core/clock.h"
 
 namespace torii::admin {
 namespace {
@@ -43,12 +44,6 @@ constexpr const char* kAppend =
 constexpr const char* kHistory =
     "SELECT id, ts_ms, actor, action, entity, version, before, after FROM history "
     "WHERE id < ?1 ORDER BY id DESC LIMIT ?2";
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -132,7 +127,7 @@ class SqliteConfigStore final : public ConfigStore {
       bind_text(s.get(), 1, name);
       sqlite3_bind_int64(s.get(), 2, expected + 1);
       bind_text(s.get(), 3, json);
-      sqlite3_bind_int64(s.get(), 4, now_ms());
+      sqlite3_bind_int64(s.get(), 4, unix_ms());
       if (sqlite3_step(s.get()) != SQLITE_DONE) {
         auto err = fail("cannot write '" + std::string(name) + "'");
         rollback();

@@ -402,6 +402,34 @@ describe('admin API', () => {
     assert.equal(up.breaker, 'closed');
   });
 
+  test('bad query strings and bodies get a 400 naming the field', async () => {
+    const cases = [
+      ['GET', '/api/v1/config?format=xml', undefined, 'format'],
+      ['GET', '/api/v1/config/history?limit=0', undefined, 'limit'],
+      ['GET', '/api/v1/audit/events?limit=5000', undefined, 'limit'],
+      ['GET', '/api/v1/audit/events?status=abc', undefined, 'status'],
+      ['GET', '/api/v1/audit/events?from=2026-11-22T10:00:00Z&to=2026-11-21T10:00:00Z', undefined, 'to'],
+      ['GET', '/api/v1/usage?group_by=colour', undefined, 'group_by'],
+      ['POST', '/api/v1/tokens', { name: 'x', role: 'root' }, 'role'],
+      ['POST', '/api/v1/tokens', { name: 'x', ttl_s: -1 }, 'ttl_s'],
+      ['POST', '/api/v1/tokens', { name: 'no spaces allowed' }, 'name'],
+      ['POST', '/api/v1/users', { name: 'u1', role: 'viewer', password: 'short' }, 'password'],
+      ['POST', '/api/v1/users', { name: 'bad/name', role: 'viewer', password: 'long enough password' }, 'name'],
+      ['POST', '/api/v1/keys/client/rotate', { grace_s: -5 }, 'grace_s'],
+    ];
+    for (const [method, p, body, param] of cases) {
+      const r = await api(ctx.admin, token, method, p, body);
+      assert.equal(r.status, 400, `${method} ${p}: ${r.text}`);
+      assert.equal(r.json.error.param, param, `${method} ${p}: ${r.text}`);
+    }
+    const notObject = await api(ctx.admin, token, 'PATCH', '/api/v1/routes/base', [1, 2]);
+    assert.equal(notObject.status, 400, notObject.text);
+    const missing = await api(ctx.admin, null, 'POST', '/api/v1/auth/login', { username: 'admin' });
+    assert.equal(missing.status, 400, missing.text);
+    const badIfMatch = await api(ctx.admin, token, 'PUT', '/api/v1/config', {}, { 'if-match': 'v3' });
+    assert.equal(badIfMatch.status, 412, badIfMatch.text);
+  });
+
   test('/metrics is served on the admin listener, not on the gateway', async () => {
     const m = await request(`${ctx.admin}/metrics`);
     assert.equal(m.status, 200);
