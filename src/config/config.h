@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "core/result.h"
 #include "server/server.h"
 
@@ -362,6 +364,71 @@ struct AdminConfig {
   std::string swagger_ui_dir;                    // "" : node_modules/swagger-ui-dist, found
 };
 
+// One guardrail (docs/GUARDRAILS.md): a check over the request's texts (phase before) and/or
+// the answer's (phase after, streams included). Kind-specific fields are validated at load;
+// those of other kinds stay at their defaults.
+struct GuardrailConfig {
+  enum class Action : uint8_t { block, redact, mask };  // what pii / secrets / regex deny do
+  enum class OnDeny : uint8_t { inherit, error, refusal };
+  enum class Match : uint8_t { any, all, none };  // contains
+  std::string id;
+  std::string kind;  // regex | contains | pii | secrets | size | response_schema | llm_judge |
+                     // moderation | webhook
+  bool before = true;  // phases
+  bool after = false;
+  std::vector<std::string> routes;  // the routes it applies to (aliases); empty: every route
+  Action action = Action::block;
+  OnDeny on_deny = OnDeny::inherit;  // inherit: guardrails.on_deny
+  std::string message;               // the reason a deny gives (default: the kind's own)
+  // regex: a text matching any `deny` pattern is denied; with `allow`, a text must match one.
+  // RE2 syntax (linear time). `action` redact/mask rewrites deny matches instead of denying.
+  std::vector<std::string> allow, deny;
+  // contains: words or phrases, matched case-insensitively (Unicode simple folding) unless
+  // case_sensitive; any: deny if one occurs; all: deny if all occur; none: deny unless one does.
+  std::vector<std::string> words;
+  Match match = Match::any;
+  bool case_sensitive = false;
+  // pii / secrets: entity names (empty: every built-in entity of the kind), custom RE2
+  // entities (pii), entropy settings (secrets' high_entropy), and re-inflation of mask
+  // placeholders in the answer (pii, action mask).
+  std::vector<std::string> entities;
+  std::vector<std::pair<std::string, std::string>> custom;  // name, RE2 pattern
+  double entropy_threshold = 4.0;
+  int64_t entropy_min_length = 32;
+  bool reinflate = false;
+  // size: -1 = no bound. tokens are estimated (bytes / 4, rounded up).
+  int64_t min_chars = -1, max_chars = -1, min_words = -1, max_words = -1;
+  int64_t min_messages = -1, max_messages = -1, min_tokens = -1, max_tokens = -1;
+  // response_schema (phase after): the answer must be JSON matching this JSON Schema.
+  boost::json::value schema;
+  // llm_judge: `model` (a route alias or provider/model of this config) answers `prompt`
+  // (inline text with {{text}}, or the id of a library prompt); a score >= threshold denies.
+  // moderation: `provider` (an OpenAI-compatible provider of this config) is asked its
+  // /moderations; a category whose score >= its threshold (`thresholds`, "*" for the rest;
+  // default: the provider's own flag) denies.
+  std::string model;
+  std::string prompt;
+  double threshold = 0.5;
+  std::string provider;
+  std::map<std::string, double> thresholds;
+  // webhook: POST {phase, texts, ...} to `url`; answers {"action":"allow|deny|rewrite",...}.
+  std::string url;
+  std::map<std::string, std::string> headers;  // values may be secret references
+  int64_t timeout_ms = 2000;  // webhook, llm_judge, moderation
+  bool fail_open = false;     // an unreachable or broken check allows (true) or denies (false)
+  int line = 0;
+};
+
+struct GuardrailsConfig {
+  GuardrailConfig::OnDeny on_deny = GuardrailConfig::OnDeny::error;  // error (400) | refusal
+  std::string refusal = "I can't help with that request.";
+  // Stream answers: bytes of not-yet-sent text held back, so that a match split across
+  // chunks is seen whole before any of it is sent (and can still be redacted).
+  int64_t stream_holdback = 128;
+  std::vector<GuardrailConfig> checks;  // in order: cheap ones first is the user's choice
+  bool active() const { return !checks.empty(); }
+};
+
 struct Config {
   ServerOptions server;
   AdminConfig admin;
@@ -374,6 +441,7 @@ struct Config {
   VaultConfig vault;
   EgressConfig egress;
   QuotasConfig quotas;
+  GuardrailsConfig guardrails;
   AuditConfig audit;
   TracingConfig tracing;
   bool metrics = true;  // GET /metrics

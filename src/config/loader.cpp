@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
-#include "config/loader_audit.h"
+#include "config/loader_guardrails.h"
 #include "providers/registry.h"
 
 namespace torii {
@@ -25,9 +25,9 @@ namespace {
 
 using namespace config_detail;
 
-class Loader final : public AuditLoader {
+class Loader final : public GuardrailsLoader {
  public:
-  using AuditLoader::AuditLoader;
+  using GuardrailsLoader::GuardrailsLoader;
 
   Result<Config> run(const std::string& text) {
     YAML::Node root;
@@ -49,7 +49,7 @@ class Loader final : public AuditLoader {
       if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);
       each_key(root, "",
                {"server", "providers", "routes", "auth", "authorization", "vault", "egress",
-                "quotas", "prices", "audit", "tracing", "metrics", "admin"},
+                "quotas", "prices", "guardrails", "audit", "tracing", "metrics", "admin"},
                [&](const std::string& key, const YAML::Node& v, const std::string& path) {
                  if (key == "server") server(v, path, cfg.server);
                  if (key == "admin") admin(v, path, cfg.admin);
@@ -60,12 +60,14 @@ class Loader final : public AuditLoader {
                  if (key == "egress") egress(v, path, cfg);
                  if (key == "quotas") quotas(v, path, cfg);
                  if (key == "prices") prices(v, path, cfg);
+                 if (key == "guardrails") guardrails(v, path, cfg);
                  if (key == "audit") audit(v, path, cfg);
                  if (key == "tracing") tracing(v, path, cfg);
                  if (key == "metrics") boolean(v, path, cfg.metrics);
                });
       check_routes(cfg);
       check_identity(cfg);
+      check_guardrails(cfg);
     }
     if (auto e = errors()) return *e;
     return cfg;

@@ -13,9 +13,12 @@ class AuditLoader : public QuotasLoader {
   void audit(const YAML::Node& v, const std::string& path, Config& cfg);
   void tracing(const YAML::Node& v, const std::string& path, Config& cfg);
 
+ protected:
+  // An http(s) URL with a host and no credentials (webhooks).
+  void http_url(const YAML::Node& v, const std::string& path, std::string& out);
+
  private:
   void sink(const YAML::Node& v, const std::string& path, AuditSinkConfig& out);
-  void http_url(const YAML::Node& v, const std::string& path, std::string& out);
 };
 
 }  // namespace torii::config_detail
