@@ -328,7 +328,7 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
   ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored, ctx.head};
   if (passthrough) {
     call.raw = &ctx.request;
-    call.raw_text = ex.body();
+    if (!ctx.request_edited) call.raw_text = ex.body();
   } else {
     auto canonical = canonical_request(ctx);
     if (!canonical) {  // the request itself cannot be translated: no target would do better

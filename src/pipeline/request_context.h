@@ -128,6 +128,10 @@ struct RequestContext {
   // client's format, or a policy that reads messages): see canonical_request() in runner.h.
   std::unique_ptr<ChatRequest> canonical;
   std::vector<std::string> ignored;  // hints dropped in translation (x-torii-ignored-params)
+  // A policy changed `request` after it was parsed (a prompt context, a guardrail's redaction):
+  // passthrough then serialises `request` instead of forwarding the client's bytes. Whoever
+  // edits `request` sets it and drops `canonical` (see mark_request_edited in runner.h).
+  bool request_edited = false;
   Headers upstream_rate_limits;      // the answering provider's rate-limit headers, x-ratelimit-*
   // Headers policies add to the answer, success or error (the quota's x-ratelimit-*, which
   // replace a provider's of the same name). Names are string literals: a policy builds only

@@ -19,6 +19,13 @@ Task<void> send_error(RequestContext& ctx, Exchange& ex, const ApiError& e);
 // What routing, authorization and quota rules (`when:`) read from this request.
 routing::RuleInput rule_input(const RequestContext& ctx);
 
+// Records that a policy changed ctx.request: the client's bytes are no longer forwarded as they
+// came, and the canonical form is decoded again from the edited request.
+inline void mark_request_edited(RequestContext& ctx) {
+  ctx.request_edited = true;
+  ctx.canonical.reset();
+}
+
 // The canonical form of ctx.request, decoded on first call (errors are the client's: 400s).
 Result<const ChatRequest*> canonical_request(RequestContext& ctx);
 
