@@ -5,12 +5,23 @@
 //   Guardrail_ChatJson:          one-line OpenAI chat bodies (~1.5 KiB each), all entities
 // <set>: 0 = PII + secrets (every built-in entity), 1 = PII only, 2 = secrets only,
 // 3 = everything + two custom RE2 patterns (RE2::Set pass).
+//   Guardrail_PolicyRequest:     the guardrail policy's phase before on one chat request
+//                                (~1.5 KiB, system + user message), the demo's checks (secrets,
+//                                PII mask) plus a regex: text extraction, scans, records
+//                                (the body's parse included: see ..._PolicyRequestBaseline)
+//   Guardrail_PolicyStream:      a guarded stream of 64 text deltas of ~24 bytes through the
+//                                StreamFilter (hold-back window, scans), per stream
 #include <benchmark/benchmark.h>
+
+#include <boost/json/parse.hpp>
 
 #include <string>
 #include <vector>
 
+#include "api/inbound.h"
+#include "config/snapshot.h"
 #include "guardrails/scanner.h"
+#include "pipeline/request_context.h"
 
 namespace torii::bench {
 namespace {
@@ -167,6 +178,117 @@ void Guardrail_ChatJson(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(Guardrail_ChatJson);
+
+std::shared_ptr<const Snapshot> guarded_snapshot() {
+  auto cfg = parse_config(R"(
+egress: {allow_networks: [127.0.0.0/8]}
+providers:
+  - {name: up, kind: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [m]}
+routes:
+  - {name: chat, targets: [up/m]}
+guardrails:
+  checks:
+    - {id: no-secrets, kind: secrets, phase: [before, after]}
+    - {id: pii, kind: pii, action: mask, reinflate: true, entities: [email, phone, credit_card]}
+    - {id: no-injection, kind: regex, deny: ["(?i)ignore (all )?previous instructions"]}
+)", "bench.yaml");
+  if (!cfg) return nullptr;
+  auto s = build_snapshot(std::move(*cfg), "");
+  return s ? *s : nullptr;
+}
+
+Policy* guardrail_policy(const Snapshot& s) {
+  for (const auto& p : s.policies)
+    if (p->name() == "guardrails") return p.get();
+  return nullptr;
+}
+
+void Guardrail_PolicyRequest(benchmark::State& state) {
+  static const std::vector<std::string> bodies = chat_bodies();
+  auto snap = guarded_snapshot();
+  Policy* policy = snap ? guardrail_policy(*snap) : nullptr;
+  if (!policy) {
+    state.SkipWithError("no guardrail policy");
+    return;
+  }
+  Route scratch;
+  const Route* route = snap->resolve("chat", nullptr, scratch);
+  std::size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    RequestContext ctx;
+    ctx.snapshot = snap;
+    ctx.codec = &openai_chat_codec();
+    ctx.api = InboundApi::openai_chat;
+    const std::string& body = bodies[i++ % bodies.size()];
+    ctx.request = boost::json::parse(body).as_object();
+    ctx.route = route;
+    Verdict v;
+    policy->on_request_now(ctx, v);
+    benchmark::DoNotOptimize(v);
+    bytes += body.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(Guardrail_PolicyRequest);
+
+// The same loop without the policy: what Guardrail_PolicyRequest spends outside it (the
+// context and the parse of the body), to subtract.
+void Guardrail_PolicyRequestBaseline(benchmark::State& state) {
+  static const std::vector<std::string> bodies = chat_bodies();
+  std::size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    RequestContext ctx;
+    const std::string& body = bodies[i++ % bodies.size()];
+    ctx.request = boost::json::parse(body).as_object();
+    benchmark::DoNotOptimize(ctx.request);
+    bytes += body.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(Guardrail_PolicyRequestBaseline);
+
+struct Discard : StreamFilter::Out {
+  std::size_t n = 0;
+  void event(const StreamEvent& e) override { n += e.text.size(); }
+};
+
+void Guardrail_PolicyStream(benchmark::State& state) {
+  auto snap = guarded_snapshot();
+  Policy* policy = snap ? guardrail_policy(*snap) : nullptr;
+  if (!policy) {
+    state.SkipWithError("no guardrail policy");
+    return;
+  }
+  Route scratch;
+  const Route* route = snap->resolve("chat", nullptr, scratch);
+  const std::string text = prompt_text(64 * 24);
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    RequestContext ctx;
+    ctx.snapshot = snap;
+    ctx.codec = &openai_chat_codec();
+    ctx.api = InboundApi::openai_chat;
+    ctx.request = boost::json::parse(R"({"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]})").as_object();
+    ctx.stream = true;
+    ctx.route = route;
+    Verdict v;
+    policy->on_request_now(ctx, v);
+    Discard out;
+    StreamEvent e;
+    e.kind = StreamEvent::Kind::text;
+    for (std::size_t at = 0; at < text.size(); at += 24) {
+      e.text = std::string_view(text).substr(at, 24);
+      ctx.stream_filter->event(e, out);
+    }
+    StreamEvent fin;
+    fin.kind = StreamEvent::Kind::finish;
+    ctx.stream_filter->event(fin, out);  // flushes the held-back text
+    benchmark::DoNotOptimize(out.n);
+    bytes += text.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(Guardrail_PolicyStream);
 
 }  // namespace
 }  // namespace torii::bench

@@ -391,6 +391,7 @@ const std::vector<Collection>& collections() {
       {"authz-rules", "authorization.rules", "id", "authorization rule"},
       {"rate-limits", "quotas.limits", "id", "rate limit"},
       {"budgets", "quotas.budgets", "id", "budget"},
+      {"guardrails", "guardrails.checks", "id", "guardrail"},
   };
   return c;
 }

@@ -133,8 +133,10 @@ std::string to_json(const AuditEvent& e) {
     out += '{';
     Writer gw{out};
     gw.str("name", g.name);
+    gw.str("phase", g.phase);
     gw.str("action", g.action);
     gw.opt("reason", g.reason);
+    gw.num("latency_us", g.latency_us);
     out += '}';
   }
   out += ']';

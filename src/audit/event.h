@@ -24,9 +24,11 @@ struct AttemptRecord {
 };
 
 struct GuardrailRecord {
-  std::string name;
-  std::string action;  // "allow", "deny", "redact", "flag"
-  std::string reason;
+  std::string name;    // the guardrail's id
+  std::string phase;   // "before" | "after"
+  std::string action;  // "allow", "deny", "redact"
+  std::string reason;  // never the detected text
+  int64_t latency_us = 0;
 };
 
 struct UsageRecord {

@@ -416,6 +416,9 @@ struct GuardrailConfig {
   std::map<std::string, std::string> headers;  // values may be secret references
   int64_t timeout_ms = 2000;  // webhook, llm_judge, moderation
   bool fail_open = false;     // an unreachable or broken check allows (true) or denies (false)
+  // Remote kinds, phase before: the check runs while the upstream call is made; the answer
+  // waits for its verdict before any byte reaches the client (a rewrite cannot apply then).
+  bool parallel = false;
   int line = 0;
 };
 

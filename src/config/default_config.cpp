@@ -38,6 +38,12 @@ quotas:    # every answer shows x-ratelimit-* and x-torii-cost-usd
     - {id: demo-daily, scope: [key], usd: 5.00, period: day}
 prices:
   mock-1: {input: 0.50, output: 1.50}   # made up
+guardrails:  # a prompt carrying a cloud key or a provider key is denied (400 guardrail_denied);
+             # email addresses and phone numbers are masked before the model sees them
+             # ([EMAIL_1]) and given back in the answer
+  checks:
+    - {id: no-secrets, kind: secrets, phase: [before, after]}
+    - {id: pii, kind: pii, action: mask, reinflate: true, entities: [email, phone]}
 audit:     # every request, under the working directory; GET /metrics is on (the default)
   sinks:
     - {type: sqlite, path: data/audit/audit.db}

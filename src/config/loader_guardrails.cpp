@@ -107,7 +107,8 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
        "match", "case_sensitive", "entities", "custom", "entropy_threshold",
        "entropy_min_length", "reinflate", "min_chars", "max_chars", "min_words", "max_words",
        "min_messages", "max_messages", "min_tokens", "max_tokens", "schema", "model", "prompt",
-       "threshold", "provider", "thresholds", "url", "headers", "timeout_ms", "fail_open"},
+       "threshold", "provider", "thresholds", "url", "headers", "timeout_ms", "fail_open",
+       "parallel"},
       [&](const std::string& k, const YAML::Node& x, const std::string& p) {
         got.insert(k);
         if (k == "id") {
@@ -218,6 +219,7 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
         if (k == "headers") header_map(x, p, c.headers);
         if (k == "timeout_ms") count(x, p, 1, 600'000, c.timeout_ms);
         if (k == "fail_open") boolean(x, p, c.fail_open);
+        if (k == "parallel") boolean(x, p, c.parallel);
       });
   require(v, path, got, {"id", "kind"});
   if (c.kind.empty()) return;
@@ -231,9 +233,9 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
        {"min_chars", "max_chars", "min_words", "max_words", "min_messages", "max_messages",
         "min_tokens", "max_tokens"}},
       {"response_schema", {"schema"}},
-      {"llm_judge", {"model", "prompt", "threshold", "timeout_ms", "fail_open"}},
-      {"moderation", {"provider", "model", "thresholds", "timeout_ms", "fail_open"}},
-      {"webhook", {"url", "headers", "timeout_ms", "fail_open"}},
+      {"llm_judge", {"model", "prompt", "threshold", "timeout_ms", "fail_open", "parallel"}},
+      {"moderation", {"provider", "model", "thresholds", "timeout_ms", "fail_open", "parallel"}},
+      {"webhook", {"url", "headers", "timeout_ms", "fail_open", "parallel"}},
   };
   static const std::set<std::string> kCommon = {"id", "kind", "phase", "routes", "on_deny",
                                                 "message"};
@@ -263,6 +265,9 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
   }
   if (c.kind == "moderation") need(!c.provider.empty(), "provider", "moderation needs a provider");
   if (c.kind == "webhook") need(!c.url.empty(), "url", "webhook needs a url");
+  if (c.parallel && !c.before)
+    error(v, key_path(path, "parallel"), "parallel runs a phase-before check beside the upstream "
+                                         "call: this check has no phase before");
 }
 
 void GuardrailsLoader::check_guardrails(Config& cfg) {

@@ -1,4 +1,5 @@
 #include "config/snapshot.h"
+#include "guardrails/policy.h"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -353,6 +354,13 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     if (!quota) return quota.error();
     s->policies.push_back(std::move(*quota));
     warn_unpriced(*s);
+  }
+  // Last: the texts it checks are the ones that go upstream (after the prompt contexts), and
+  // its after-phase hooks run first on the answer (reverse order).
+  if (s->config.guardrails.active()) {
+    auto guard = make_guardrail_policy(*s);
+    if (!guard) return guard.error();
+    s->policies.push_back(std::move(*guard));
   }
   // First, so that its on_complete runs last (after the others settled).
   if (s->config.metrics || s->config.audit.enabled || !s->config.tracing.otlp_endpoint.empty())

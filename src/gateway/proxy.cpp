@@ -89,14 +89,32 @@ bool preamble_only(std::string_view name, std::string_view data) {
 }
 
 // Runs the policies' on_chunk (reverse order) on each event, then hands it to the encoder.
+// A request's StreamFilter (guardrails) sees canonical events first and forwards them to
+// `downstream`, when it wants and as it wants.
 class PolicySink final : public StreamSink {
  public:
   PolicySink(RequestContext& ctx, std::size_t ran, StreamEncoder& enc)
-      : ctx_(ctx), ran_(ran), enc_(enc) {}
+      : ctx_(ctx), ran_(ran), enc_(enc), downstream(*this) {}
   std::optional<ApiError> rejected;
   bool content = false;  // an event with content (not only the answer's opening) went through
 
+  // Where the filter's events go: the policies' on_chunk and the encoder.
+  struct Downstream final : StreamFilter::Out {
+    explicit Downstream(PolicySink& s) : sink(s) {}
+    void event(const StreamEvent& e) override { sink.forward(e); }
+    PolicySink& sink;
+  } downstream;
+
   void event(const StreamEvent& e) override {
+    if (rejected) return;
+    if (ctx_.stream_filter) {
+      if (auto err = ctx_.stream_filter->event(e, downstream)) rejected = std::move(err);
+      return;
+    }
+    forward(e);
+  }
+
+  void forward(const StreamEvent& e) {
     if (e.kind != StreamEvent::Kind::start) content = true;
     if (e.kind == StreamEvent::Kind::start && (e.name.empty() || e.id.empty())) {
       // Providers that do not name the model (Bedrock, Cohere) or the answer (Ollama).
@@ -137,9 +155,14 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
                            ApiError& last) {
   // A passed-through Responses stream is the same wire for every vendor that has the API:
   // decoded here, not by each provider (openai_passthrough.h).
-  auto decoder = passthrough && ctx.codec->format() == WireFormat::openai_responses
+  // A stream filter (guardrails) reads canonical events: the answer is decoded into them even
+  // when the provider speaks the client's format (try_target translated the request when the
+  // format's answer has no canonical decoder at the provider).
+  const bool raw_events = passthrough && !ctx.stream_filter;
+  if (ctx.stream_filter) ctx.stream_filter->reset();
+  auto decoder = raw_events && ctx.codec->format() == WireFormat::openai_responses
                      ? make_responses_passthrough_decoder(provider.name())
-                     : provider.stream_decoder(passthrough);
+                     : provider.stream_decoder(raw_events);
   InboundInfo info{ctx.model, true, ctx.client_wants_usage};
   auto encoder = ctx.codec->stream_encoder(info);
   std::string& out = encoder->out;
@@ -199,6 +222,22 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
         if (!rest || rest->empty()) break;
       }
       break;
+    }
+  }
+  if (ctx.stream_filter) {
+    // What the filter held back, after the checks that need the whole answer.
+    std::optional<ApiError> denied = co_await ctx.stream_filter->end(sink.downstream);
+    if (!denied && sink.rejected) denied = sink.rejected;
+    if (denied) {
+      if (!ex.response_started()) {
+        last = *denied;
+        last.retryable = false;
+        co_return Outcome::stop;
+      }
+      ctx.error = *denied;
+      encoder->fail(*denied);
+      if (co_await ex.write(out)) co_await ex.finish_stream();
+      co_return Outcome::stop;
     }
   }
   if (!ex.response_started()) {
@@ -324,7 +363,12 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
     co_return rep;
   }
   const WireFormat format = ctx.codec->format();
-  const bool passthrough = provider.speaks(format);
+  // A stream filter needs canonical events: the provider decodes them from its chat formats
+  // (OpenAI chat, Anthropic) only, so Responses and legacy completions are translated then.
+  const bool passthrough =
+      provider.speaks(format) &&
+      !(ctx.stream_filter && (format == WireFormat::openai_responses ||
+                              format == WireFormat::openai_completions));
   ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored, ctx.head};
   if (passthrough) {
     call.raw = &ctx.request;

@@ -44,7 +44,11 @@ struct Subject {
   // kinds run on windows (windowed() below); size checks its maximums against the running
   // total; the others wait for the whole answer.
   bool partial = false;
-  const RequestContext* ctx = nullptr;  // principal, route, model, request id (remote kinds)
+  // Who and what (remote kinds send them): the request id, the consumer, the route alias and
+  // the model asked for. Views valid for the check's duration.
+  std::string_view request_id, consumer, route, model;
+  // The request, while it runs; null for a check that may outlive it (a parallel check).
+  const RequestContext* ctx = nullptr;
 };
 
 // A rewrite of bytes [begin, end) of texts[text].

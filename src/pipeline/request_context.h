@@ -83,6 +83,36 @@ struct Timings {
   Clock::time_point end{};
 };
 
+// One guardrail that ran (docs/GUARDRAILS.md), for the audit event and the metrics.
+struct GuardrailResult {
+  std::string id;
+  std::string_view phase;   // "before" | "after"
+  std::string_view action;  // "allow" | "deny" | "redact"
+  std::string reason;       // never the detected text
+  int64_t latency_us = 0;   // summed over a stream's windows
+};
+
+// A policy's hold on a streamed answer's text (the guardrails): it sees the canonical events
+// before the other policies' on_chunk and the encoder, and forwards them to `out`, possibly
+// later, rewritten or merged. The proxy then decodes the stream into canonical events even
+// when the provider speaks the client's format.
+class StreamFilter {
+ public:
+  struct Out {
+    virtual ~Out() = default;
+    virtual void event(const StreamEvent& e) = 0;
+  };
+  virtual ~StreamFilter() = default;
+  // A new upstream answer begins (failover after a broken one): forget what the last held.
+  virtual void reset() = 0;
+  // One upstream event. An error stops the stream (the proxy sends it: before the first byte
+  // as a plain error, after as the format's error event).
+  virtual std::optional<ApiError> event(const StreamEvent& e, Out& out) = 0;
+  // The upstream ended cleanly: release what is held, after the checks that need the whole
+  // answer (which may do I/O).
+  virtual Task<std::optional<ApiError>> end(Out& out) = 0;
+};
+
 // Base for per-request policy state.
 struct PolicyState {
   virtual ~PolicyState() = default;
@@ -157,6 +187,8 @@ struct RequestContext {
   bool client_disconnected = false;
   bool stream_started = false;
   Timings timings;
+  std::vector<GuardrailResult> guardrails;  // every guardrail that ran, in order
+  StreamFilter* stream_filter = nullptr;    // set by a policy's on_request (owned by its state)
 
   // The state slot of type T (created on first use, in the request's memory: no malloc). One
   // per type per request.

@@ -104,6 +104,7 @@ describe('admin API', () => {
       ['rate-limits', 'id', { id: 'rl2', scope: ['consumer'], requests: 50, per: 'second' },
         { requests: 60 }],
       ['budgets', 'id', { id: 'b2', scope: ['key'], usd: 3.5, period: 'month' }, { usd: 4 }],
+      ['guardrails', 'id', { id: 'g2', kind: 'contains', words: ['plum'] }, { words: ['pear'] }],
     ];
     for (const [coll, idf, item, patch] of cases) {
       const id = item[idf];
@@ -153,6 +154,20 @@ describe('admin API', () => {
     assert.equal(denied.status, 403, denied.text);
     assert.equal((await api(ctx.admin, token, 'DELETE', '/api/v1/authz-rules/deny-fresh')).status, 204);
     assert.equal((await chat(ctx.gw.url, CLIENT_KEY, chatBody('fresh'))).status, 200);
+    // And a guardrail (docs/GUARDRAILS.md).
+    const banana = chatBody('fresh', { messages: [{ role: 'user', content: 'a banana split' }] });
+    const g = await api(ctx.admin, token, 'POST', '/api/v1/guardrails',
+      { id: 'no-banana', kind: 'contains', words: ['banana'], routes: ['fresh'] });
+    assert.equal(g.status, 201, g.text);
+    const guarded = await chat(ctx.gw.url, CLIENT_KEY, banana);
+    assert.equal(guarded.status, 400, guarded.text);
+    assert.match(guarded.json.error.message, /guardrail 'no-banana'/);
+    const badGuard = await api(ctx.admin, token, 'POST', '/api/v1/guardrails',
+      { id: 'bad-re', kind: 'regex', deny: ['(unclosed'] });
+    assert.equal(badGuard.status, 400, badGuard.text);
+    assert.match(badGuard.json.error.message, /bad-re.*RE2/);
+    assert.equal((await api(ctx.admin, token, 'DELETE', '/api/v1/guardrails/no-banana')).status, 204);
+    assert.equal((await chat(ctx.gw.url, CLIENT_KEY, banana)).status, 200);
   });
 
   test('changes under load: zero failed requests', async () => {

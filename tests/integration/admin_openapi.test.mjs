@@ -107,6 +107,9 @@ quotas:
     - {id: demo-daily, scope: [key], usd: 5.00, period: day}
 prices:
   mock-1: {input: 0.50, output: 1.50}
+guardrails:
+  checks:
+    - {id: pii, kind: pii, action: mask, entities: [email, phone]}
 audit:
   sinks:
     - {type: sqlite, path: ${JSON.stringify(path.join(dir, 'audit.db'))}}
@@ -264,6 +267,8 @@ describe('admin API OpenAPI descriptor', () => {
       create: { id: 'oa-rate', scope: ['key'], requests: 100, per: 'minute' }, created: 'oa-rate' },
     budgets: { id: 'demo-daily', patch: { mode: 'block' },
       create: { id: 'oa-budget', scope: ['key'], usd: 1.5, period: 'day' }, created: 'oa-budget' },
+    guardrails: { id: 'pii', patch: { entities: ['email'] },
+      create: { id: 'oa-guard', kind: 'contains', words: ['plum'] }, created: 'oa-guard' },
   };
   const state = {};
 

@@ -131,7 +131,7 @@ TEST(AuditEvent, JsonLineParsesBackWithEveryMember) {
   Finished f;
   f.ctx.request["user"] = "quote\" backslash\\ newline\n tab\t é";
   audit::AuditEvent e = audit_event_of(f.ctx);
-  e.guardrails.push_back({"pii", "deny", "an email"});
+  e.guardrails.push_back({"pii", "before", "deny", "an email", 42});
   const std::string line = audit::to_json(e);
   EXPECT_EQ(line.find('\n'), std::string::npos) << "one line";
   json::object o = json::parse(line).as_object();
@@ -147,6 +147,8 @@ TEST(AuditEvent, JsonLineParsesBackWithEveryMember) {
   EXPECT_EQ(o.at("cost_micros").as_int64(), 77);
   EXPECT_EQ(o.at("timings").at("ttft_us").as_int64(), 20'000);
   EXPECT_EQ(o.at("guardrails").as_array()[0].at("action").as_string(), "deny");
+  EXPECT_EQ(o.at("guardrails").as_array()[0].at("phase").as_string(), "before");
+  EXPECT_EQ(o.at("guardrails").as_array()[0].at("latency_us").as_int64(), 42);
   EXPECT_FALSE(o.contains("request_body"));
   // The id comes first (sinks read it there without a parse).
   EXPECT_EQ(line.rfind("{\"id\":\"" + e.id + "\",\"version\":1,", 0), 0u);

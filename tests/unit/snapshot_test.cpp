@@ -178,10 +178,12 @@ TEST(Snapshot, DefaultConfigBuilds) {
   EXPECT_EQ(r->targets[0].provider->name(), "mock");
   EXPECT_EQ(r->targets[0].model, "mock-1");
   EXPECT_EQ(r->targets[1].provider->name(), "mock-flaky");  // fails 30% of calls
-  ASSERT_EQ(s->policies.size(), 3u);  // audit (first: completes last), auth, quotas
+  // audit (first: completes last), auth, quotas, guardrails (last: its answer hooks run first)
+  ASSERT_EQ(s->policies.size(), 4u);
   EXPECT_EQ(s->policies[0]->name(), "audit");
   EXPECT_EQ(s->policies[1]->name(), "auth");
   EXPECT_EQ(s->policies[2]->name(), "quota");
+  EXPECT_EQ(s->policies[3]->name(), "guardrails");
   EXPECT_NE(s->prices->find("mock", "mock-1"), nullptr);  // the demo's made-up price
 }
 

@@ -110,6 +110,9 @@ class AuditPolicy final : public Policy {
 
 std::string_view audit_outcome(const RequestContext& ctx) {
   if (ctx.client_disconnected) return "client_disconnected";
+  // A guardrail's deny, answered as an error, a refusal, or a stream's error event.
+  for (const GuardrailResult& g : ctx.guardrails)
+    if (g.action == "deny") return "denied";
   if (ctx.error && ctx.stream_started) return "stream_failed";
   const int s = ctx.status;
   if (s == 0) return "aborted";
@@ -174,6 +177,16 @@ audit::AuditEvent audit_event_of(const RequestContext& ctx) {
     r.duration_us = micros(a.elapsed);
     r.span_id.assign(a.span_id.data(), a.span_id.size());
     upstream_us += r.duration_us;
+  }
+
+  e.guardrails.reserve(ctx.guardrails.size());
+  for (const GuardrailResult& g : ctx.guardrails) {
+    audit::GuardrailRecord& r = e.guardrails.emplace_back();
+    r.name = g.id;
+    r.phase = g.phase;
+    r.action = g.action;
+    r.reason = g.reason;
+    r.latency_us = g.latency_us;
   }
 
   e.status = ctx.status;
