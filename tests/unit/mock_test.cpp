@@ -380,7 +380,8 @@ std::unique_ptr<Answer> answer(std::string_view body, std::string_view knobs = "
   a->turn = parse_ok(body, target);
   EXPECT_TRUE(apply_body_knobs(a->knobs, json::parse(knobs)).ok());
   EXPECT_TRUE(apply_body_knobs(a->knobs, a->turn.knobs).ok());
-  a->words = std::make_unique<MockWords>(a->turn.last_user_text, a->knobs.total_words());
+  a->words = std::make_unique<MockWords>(a->turn.last_user_text, a->knobs.total_words(),
+                                         a->knobs.glue == 1);
   a->script = make_mock_script(a->turn, a->knobs, *a->words);
   a->script.id = "mock-9";
   a->script.created = 1700000000;
@@ -645,6 +646,78 @@ TEST(MockOpenAi, StreamMatchesTheLegacyChunks) {
   legacy.append_finish(expected);
   MockChunks::append_done(expected);
   EXPECT_EQ(play_stream(openai(), a->script), expected);
+}
+
+// ---------------------------------------------------------------- glue
+
+TEST(MockKnobs, Glue) {
+  MockKnobs k = defaults();
+  EXPECT_EQ(k.glue, 0);
+  ASSERT_TRUE(apply_body_knobs(k, json::parse(R"({"glue":1})")).ok());
+  EXPECT_EQ(k.glue, 1);
+  ASSERT_TRUE(apply_header_knobs(k, {{"x-mock-glue", "0"}}).ok());
+  EXPECT_EQ(k.glue, 0);
+  auto bad = apply_body_knobs(k, json::parse(R"({"glue":2})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().param, "mock.glue");
+}
+
+TEST(MockWire, GluedWordsHaveNoSpaces) {
+  MockWords glued(std::string_view("ab \"c\" d"), 10, true);
+  EXPECT_TRUE(glued.glued());
+  std::string out;
+  glued.append(out, 0, 3);
+  EXPECT_EQ(out, "ab\\\"c\\\"d");
+  out.clear();
+  glued.append(out, 2, 3);  // cycles
+  EXPECT_EQ(out, "dab\\\"c\\\"");
+  MockWords spaced(std::string_view("ab \"c\" d"), 10);
+  EXPECT_FALSE(spaced.glued());
+  out.clear();
+  spaced.append(out, 2, 3);
+  EXPECT_EQ(out, "d ab \\\"c\\\" ");
+}
+
+TEST(MockOpenAi, GlueStreamsOneTokenAcrossChunks) {
+  auto a = answer(R"({"model":"m","stream_options":{"include_usage":true},
+                      "messages":[{"role":"user","content":"AKIAIOSF ODNN7EXA MPLE"}]})",
+                  R"({"chunks":3,"glue":1})");
+  Played p = accumulate(play_stream(openai(), a->script));
+  EXPECT_EQ(p.content, "AKIAIOSFODNN7EXAMPLE");
+  EXPECT_EQ(p.events, 1 + 3 + 1 + 1);  // role, three content events, finish, usage
+  EXPECT_EQ(p.usage.at("completion_tokens"), 3);  // still one token per word
+  auto doc = json::parse(openai().whole(a->script));
+  EXPECT_EQ(doc.at("choices").at(0).at("message").at("content"), "AKIAIOSFODNN7EXAMPLE");
+}
+
+// Every format writes its words through MockWords: glued, the token is whole in the answer and
+// split across the stream's content events, with no space anywhere after a piece.
+TEST(MockFormats, GlueWorksInEveryFormat) {
+  MockTurn turn;
+  turn.model = "m";
+  turn.last_user_text = "AKIAIOSF ODNN7EXA MPLE";
+  MockKnobs knobs = defaults();
+  knobs.chunks = 3;
+  const MockWords glued(turn.last_user_text, knobs.total_words(), true);
+  const MockWords spaced(turn.last_user_text, knobs.total_words(), false);
+  for (const MockFormat* f : mock_formats()) {
+    MockScript s = make_mock_script(turn, knobs, glued);
+    s.id = "mock-1";
+    s.created = 1700000000;
+    const std::string whole = f->whole(s);
+    EXPECT_NE(whole.find("AKIAIOSFODNN7EXAMPLE"), std::string::npos) << f->name();
+    EXPECT_EQ(whole.find("AKIAIOSF "), std::string::npos) << f->name();
+    const std::string wire = play_stream(*f, s);
+    for (const char* piece : {"AKIAIOSF", "ODNN7EXA", "MPLE"})
+      EXPECT_NE(wire.find(piece), std::string::npos) << f->name() << " " << piece;
+    for (const char* spaced_piece : {"AKIAIOSF ", "ODNN7EXA ", "MPLE "})
+      EXPECT_EQ(wire.find(spaced_piece), std::string::npos) << f->name() << " " << spaced_piece;
+    EXPECT_EQ(s.completion_tokens, 3) << f->name();
+
+    MockScript plain = make_mock_script(turn, knobs, spaced);  // the default: spaced words
+    plain.id = "mock-1";
+    EXPECT_NE(f->whole(plain).find("AKIAIOSF ODNN7EXA MPLE "), std::string::npos) << f->name();
+  }
 }
 
 }  // namespace

@@ -85,6 +85,7 @@ class MockHandler final : public Handler {
   std::string stats_json() const;
   std::string reset();
   Task<void> count_tokens(Exchange& ex);
+  Task<void> moderation(Exchange& ex);
   std::string last_json();
 
   const MockKnobs defaults_;
@@ -92,7 +93,8 @@ class MockHandler final : public Handler {
   const std::vector<const MockFormat*>& formats_;
   std::unique_ptr<Counter[]> format_requests_;  // chat requests per format, as formats_
   Counter requests_, chat_requests_, streams_started_, streams_completed_, streams_aborted_,
-      streams_reset_, active_streams_, next_id_, fail_first_seen_;
+      streams_reset_, active_streams_, next_id_, fail_first_seen_, moderation_requests_,
+      next_moderation_id_;
   std::mutex last_mutex_;
   LastRequest last_;  // guarded by last_mutex_
 };
@@ -141,6 +143,9 @@ Task<void> MockHandler::handle(Exchange& ex) {
   while (format < formats_.size() && !formats_[format]->matches(path)) ++format;
   if (format < formats_.size()) {
     if (post) co_await chat(ex, format);
+    else co_await wrong_method("POST");
+  } else if (path == "/v1/moderations" || path == "/moderations") {
+    if (post) co_await moderation(ex);
     else co_await wrong_method("POST");
   } else if (path == "/v1/messages/count_tokens") {
     if (post) co_await count_tokens(ex);
@@ -193,9 +198,44 @@ Task<void> MockHandler::count_tokens(Exchange& ex) {
   co_await ex.respond(200, json_headers(), "{\"input_tokens\":" + std::to_string(tokens) + "}");
 }
 
+// OpenAI's moderations (mock_moderation in mock_wire.h), after the knobs latency_ms and the
+// injected faults (status, fail_percent, fail_first). Recorded as the last request.
+Task<void> MockHandler::moderation(Exchange& ex) {
+  switch (co_await ex.read_body()) {
+    case BodyError::none: break;
+    case BodyError::too_large:
+      co_return co_await send_error(ex, ApiError::too_large("request body too large"));
+    case BodyError::malformed:
+      co_return co_await send_error(ex, ApiError::invalid_request("malformed request body"));
+    default: co_return;
+  }
+  ++moderation_requests_;
+  MockKnobs knobs = defaults_;
+  json::error_code ec;
+  const json::value doc = json::parse(ex.body(), ec);
+  Result<std::string> answer = mock_moderation(ex.body(), ++next_moderation_id_);
+  record_last(ex);
+  if (auto r = apply_header_knobs(knobs, ex.head().headers); !r)
+    co_return co_await send_error(ex, r.error());
+  if (const auto* mock = !ec && doc.is_object() ? doc.get_object().if_contains("mock") : nullptr)
+    if (auto r = apply_body_knobs(knobs, *mock); !r) co_return co_await send_error(ex, r.error());
+  if (knobs.latency_ms > 0) {
+    if (!co_await sleep_ms(knobs.latency_ms)) co_return;
+  }
+  const std::int64_t seen = knobs.fail_first >= 0 ? ++fail_first_seen_ : 0;
+  if (const int fault = knobs.fault_status(knobs.fail_percent >= 0 ? roll_percent() : 0, seen)) {
+    ApiError e = mock_fault_error(fault);
+    if (knobs.retry_after >= 0) e.retry_after = std::to_string(knobs.retry_after);
+    co_return co_await send_error(ex, e);
+  }
+  if (!answer) co_return co_await send_error(ex, answer.error());
+  co_await ex.respond(200, json_headers(), std::move(*answer));
+}
+
 std::string MockHandler::reset() {
   for (Counter* c : {&requests_, &chat_requests_, &streams_started_, &streams_completed_,
-                     &streams_aborted_, &streams_reset_, &fail_first_seen_})
+                     &streams_aborted_, &streams_reset_, &fail_first_seen_,
+                     &moderation_requests_})
     c->reset();
   for (std::size_t i = 0; i < formats_.size(); ++i) format_requests_[i].reset();
   {
@@ -262,6 +302,7 @@ std::string MockHandler::stats_json() const {
   o["streams_aborted"] = streams_aborted_.get();
   o["streams_reset"] = streams_reset_.get();
   o["active_streams"] = active_streams_.get();
+  o["moderation_requests"] = moderation_requests_.get();
   json::object formats;
   for (std::size_t i = 0; i < formats_.size(); ++i)
     formats[formats_[i]->name()] = format_requests_[i].get();
@@ -304,7 +345,7 @@ Task<void> MockHandler::chat(Exchange& ex, std::size_t format_index) {
     co_return co_await send_error(ex, format, e);
   }
 
-  const MockWords words(turn.last_user_text, knobs.total_words());
+  const MockWords words(turn.last_user_text, knobs.total_words(), knobs.glue == 1);
   MockScript script = make_mock_script(turn, knobs, words);
   script.id = "mock-" + std::to_string(++next_id_);
   script.created = std::time(nullptr);

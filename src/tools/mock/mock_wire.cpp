@@ -40,6 +40,7 @@ constexpr KnobSpec kKnobs[] = {
     {"tool_call", &MockKnobs::tool_call, -1, 1},
     {"stream_usage", &MockKnobs::stream_usage, 0, 1},
     {"fail_first", &MockKnobs::fail_first, 0, 1'000'000},
+    {"glue", &MockKnobs::glue, 0, 1},
 };
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -236,9 +237,11 @@ std::int64_t estimate_prompt_tokens(const json::value& messages) {
   return std::max<std::int64_t>(1, (bytes + 3) / 4);
 }
 
-MockWords::MockWords(std::string_view text, std::int64_t needed) { collect(text, needed); }
+MockWords::MockWords(std::string_view text, std::int64_t needed, bool glue) : glue_(glue) {
+  collect(text, needed);
+}
 
-MockWords::MockWords(const json::value& messages, std::int64_t needed) {
+MockWords::MockWords(const json::value& messages, std::int64_t needed, bool glue) : glue_(glue) {
   std::string text;
   if (const auto* arr = messages.if_array()) {
     for (auto it = arr->rbegin(); it != arr->rend(); ++it) {
@@ -277,6 +280,11 @@ void MockWords::add(std::string_view word) {
 
 void MockWords::append(std::string& out, std::int64_t first, std::int64_t count) const {
   const auto n = static_cast<std::int64_t>(ends_.size());
+  if (glue_) {  // word by word, without the spaces (the run copy below keeps them)
+    for (std::int64_t k = 0; k < count; ++k)
+      out.append(word(static_cast<std::size_t>((first + k) % n)));
+    return;
+  }
   for (std::int64_t k = 0; k < count;) {
     const std::int64_t i = (first + k) % n;
     // Copy the longest contiguous run at once: words [i, min(n, i + left)).

@@ -40,6 +40,8 @@ struct MockKnobs {
   int fail_first = -1;         // -1 unset; else the first N requests carrying this knob (counted
                                // per mock process, zeroed by POST /mock/reset) fail with status
                                // (or 500); later ones answer normally unless fail_percent says
+  int glue = 0;                // 1: words are written without the space after each (a token
+                               // split across chunks: "AKIAIOSF" "ODNN7EXA" "MPLE")
 
   static MockKnobs from_options(const MockOptions& options);
 
@@ -74,15 +76,18 @@ std::int64_t estimate_prompt_tokens(const boost::json::value& messages);
 
 // The deterministic words the mock answers with: the words of the last user message, cycled,
 // or a fixed list when that message has no words. Each word is stored JSON-escaped and followed
-// by a space (one word = one token).
+// by a space (one word = one token). Glued words (knob glue) are written without that space, so
+// that the words of consecutive chunks join into one token.
 class MockWords {
  public:
   // Collects at most `needed` words (more are never used) from `text` (split on whitespace).
-  MockWords(std::string_view text, std::int64_t needed);
+  MockWords(std::string_view text, std::int64_t needed, bool glue = false);
   // The same, from the last "user" message of an OpenAI `messages` array.
-  MockWords(const boost::json::value& messages, std::int64_t needed);
-  // Appends the JSON-escaped words [first, first + count) (cycling) to `out`.
+  MockWords(const boost::json::value& messages, std::int64_t needed, bool glue = false);
+  // Appends the JSON-escaped words [first, first + count) (cycling) to `out`, each followed by
+  // its space unless glued.
   void append(std::string& out, std::int64_t first, std::int64_t count) const;
+  bool glued() const { return glue_; }
   // Word i (< size()), JSON-escaped, without its trailing space.
   std::string_view word(std::size_t i) const;
   std::size_t size() const { return ends_.size(); }
@@ -92,6 +97,7 @@ class MockWords {
   void add(std::string_view word);
   std::string text_;              // escaped words, each followed by a space
   std::vector<std::uint32_t> ends_;  // end offset of each word in text_
+  bool glue_ = false;
 };
 
 struct MockUsage {
@@ -131,5 +137,13 @@ std::string build_completion_json(std::string_view id, std::int64_t created,
 
 // The ApiError of an injected status (each format renders it in its own shape).
 ApiError mock_fault_error(int status);
+
+// POST /v1/moderations: OpenAI's moderation object for the request `body`, with id
+// "modr-mock-<n>". "input" is a string or an array of strings; each gets the categories hate,
+// harassment, self-harm, sexual and violence, scored 0.9 when the input holds the category's
+// name as a word (any case) and 0.01 otherwise, and is flagged when a score is >= 0.5. "model"
+// (optional, a string) is echoed, default "omni-moderation-latest". A bad body is a 400 naming
+// the field.
+Result<std::string> mock_moderation(std::string_view body, std::int64_t n);
 
 }  // namespace torii
