@@ -234,6 +234,8 @@ const ParallelJob* collect_jobs(RequestContext& ctx, GuardState& st) {
     r.latency_us = job->latency_us;
     r.reason = job->outcome.reason;
     if (job->outcome.action == Outcome::Action::deny) {
+      if (!job->check->guard->config().message.empty())
+        job->outcome.reason = job->check->guard->config().message;
       r.action = "deny";
       if (r.reason.empty()) r.reason = "denied";
       if (!denied) denied = job.get();
@@ -490,13 +492,13 @@ class GuardrailPolicy final : public Policy {
   }
 
   bool on_response_now(RequestContext& ctx, ResponseView& view, Verdict& out) override {
+    // Parallel checks still to wait for, or remote after-checks: the coroutine.
+    if (ctx.has_state<GuardState>() && state(ctx).jobs_pending()) return false;
     if (!any_after_ && !gives_back(ctx)) {
       out = Verdict::next();
       return true;
     }
-    if (has_remote(ctx, Phase::after) ||
-        (ctx.has_state<GuardState>() && state(ctx).jobs_pending()))
-      return false;
+    if (has_remote(ctx, Phase::after)) return false;
     out = check_answer_local(ctx, view);
     return true;
   }
@@ -507,6 +509,7 @@ class GuardrailPolicy final : public Policy {
       const ParallelJob* denied = co_await await_jobs(ctx, state(ctx));
       if (denied) co_return deny_answer(ctx, *denied->check->guard, denied->outcome.reason, view);
     }
+    if (!any_after_ && !gives_back(ctx)) co_return Verdict::next();
     json::value doc;
     TextSlots slots;
     if (!parse_answer(view, doc, slots)) co_return Verdict::next();

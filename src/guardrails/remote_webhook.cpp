@@ -56,14 +56,12 @@ class WebhookGuardrail final : public Guardrail {
   std::string request_body(const Subject& s) const {
     json::object o;
     o["guardrail"] = id();
-    // Spelled here rather than with phase_name(): guardrail.cpp, which holds it, links the
-    // local kinds' factory, which this file must not need.
-    o["phase"] = s.phase == Phase::before ? "before" : "after";
-    const RequestContext* ctx = s.ctx;
-    o["request_id"] = ctx ? ctx->request_id : std::string();
-    o["consumer"] = ctx ? ctx->principal.id : std::string();
-    o["route"] = ctx && ctx->route ? ctx->route->name : std::string();
-    o["model"] = ctx ? ctx->model : std::string();
+    o["phase"] = phase_name(s.phase);
+    // From the subject, not the request: a parallel check may outlive the request.
+    o["request_id"] = s.request_id;
+    o["consumer"] = s.consumer;
+    o["route"] = s.route;
+    o["model"] = s.model;
     json::array texts;
     texts.reserve(s.texts->size());
     for (const Text& t : *s.texts)

@@ -47,7 +47,12 @@ Outcome check(const Guardrail& g, const std::vector<Text>& t, const RequestConte
   Subject s;
   s.phase = phase;
   s.texts = &t;
-  s.ctx = ctx;
+  if (ctx) {  // what the policy's subject_of fills in
+    s.request_id = ctx->request_id;
+    s.consumer = ctx->principal.id;
+    if (ctx->route) s.route = ctx->route->name;
+    s.model = ctx->model;
+  }
   Outcome out;
   out.reason = "stale";  // a check starts from a clean outcome
   std::exception_ptr error;
