@@ -391,6 +391,8 @@ const std::vector<Collection>& collections() {
       {"authz-rules", "authorization.rules", "id", "authorization rule"},
       {"rate-limits", "quotas.limits", "id", "rate limit"},
       {"budgets", "quotas.budgets", "id", "budget"},
+      {"prompt-templates", "prompts.templates", "id", "prompt template"},
+      {"prompt-contexts", "prompts.contexts", "id", "prompt context"},
   };
   return c;
 }
