@@ -182,7 +182,8 @@ class CompletionsCodec final : public InboundCodec {
     info.model = std::string(model->get_string());
     // A prompt template (docs/PROMPTS.md) may be the whole prompt.
     auto prompt = raw.if_contains("prompt");
-    if (!present(prompt) && !names_prompt_template(raw)) return field_error("prompt", "is required");
+    if (!present(prompt) && !names_prompt_template(raw))
+      return field_error("prompt", "is required");
     if (present(prompt) && !prompt->is_string() && !prompt->is_array())
       return field_error("prompt", "must be a string or an array");
     if (auto s = raw.if_contains("stream"); present(s)) {

@@ -105,7 +105,8 @@ Result<void> openai_chat(json::object& body, const Rendered& r) {
 
 Result<void> anthropic(json::object& body, const Rendered& r) {
   if (!r.system.empty()) add_text(body["system"], r.system, true);
-  if (r.last && r.last->role == PromptRole::system) add_text(body["system"], r.last->content, false);
+  if (r.last && r.last->role == PromptRole::system)
+    add_text(body["system"], r.last->content, false);
   json::array* msgs = array_member(body, "messages");
   if (!msgs) return field_error("messages", "must be an array of messages");
   insert_pre(*msgs, 0, r);

@@ -68,7 +68,8 @@ Result<Template::Placeholder> placeholder(std::string_view inner) {
                                  "{{consumer.metadata.<key>}}");
     }
   } else if (root == "model" || root == "route") {
-    if (segs.size() != 1) return load_error(quoted + ": {{" + std::string(root) + "}} has no fields");
+    if (segs.size() != 1)
+      return load_error(quoted + ": {{" + std::string(root) + "}} has no fields");
     ph.root = root == "model" ? Root::model : Root::route;
   } else {
     return load_error(quoted + ": unknown placeholder '" + excerpt(root) +

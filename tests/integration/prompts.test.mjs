@@ -35,7 +35,9 @@ prompts:
       system: "${CONCISE}"
     - id: formal
       system: "${FORMAL}"
-      pre: [{role: user, content: "Who are you?"}, {role: assistant, content: "A formal assistant."}]
+      pre:
+        - {role: user, content: "Who are you?"}
+        - {role: assistant, content: "A formal assistant."}
       post: [{role: user, content: "Reply in French."}]
     - id: hidden
       system: "Offered by no route."
@@ -116,7 +118,7 @@ describe('prompt library', () => {
       { role: 'user', content: 'Q' }]);
   });
 
-  test('OpenAI chat: a whitelisted context and a template with variables and metadata', async () => {
+  test('OpenAI chat: a whitelisted context, a template with variables and metadata', async () => {
     const r = await chat(gw.url, alice, { model: 'chat',
       messages: [{ role: 'system', content: 'Client rules.' }],
       torii: { context: 'formal', template: 'summarize', variables: { text: 'the Q3 report' } } });
@@ -208,7 +210,7 @@ describe('prompt library', () => {
         { role: 'user', content: 'Q' }]);
     });
 
-  test('OpenAI Responses, passthrough: instructions joined, a string input made a list', async () => {
+  test('OpenAI Responses, passthrough: instructions joined, a string input a list', async () => {
     const r = await post('/v1/responses', { model: 'ochat', instructions: 'Client rules.',
       input: 'Q', torii: { context: 'formal' } });
     assert.equal(r.status, 200, r.text);

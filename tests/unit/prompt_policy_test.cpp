@@ -89,7 +89,8 @@ TEST(PromptsConfig, Errors) {
   EXPECT_NE(load_error("prompts: {templates: [{id: a, text: x}, {id: a, text: y}]}\n")
                 .find("prompts.templates[1].id: duplicate id 'a'"),
             std::string::npos);
-  EXPECT_NE(load_error("prompts: {templates: [{id: a}]}\n").find("prompts.templates[0].text: is required"),
+  EXPECT_NE(load_error("prompts: {templates: [{id: a}]}\n")
+                .find("prompts.templates[0].text: is required"),
             std::string::npos);
   EXPECT_NE(load_error("prompts: {templates: [{id: a, text: 'x {{vars.y'}]}\n")
                 .find("prompts.templates[0].text: unterminated placeholder"),
@@ -104,7 +105,8 @@ TEST(PromptsConfig, Errors) {
   EXPECT_NE(load_error("prompts:\n  templates:\n    - id: a\n      text: {{vars.x}}\n")
                 .find("quote a text that starts with {{"),
             std::string::npos);
-  EXPECT_NE(load_error("prompts: {contexts: [{id: c}]}\n").find("a context needs system, pre or post"),
+  EXPECT_NE(load_error("prompts: {contexts: [{id: c}]}\n")
+                .find("a context needs system, pre or post"),
             std::string::npos);
   EXPECT_NE(load_error("prompts: {contexts: [{id: c, pre: [{role: system, content: x}]}]}\n")
                 .find("prompts.contexts[0].pre[0].role: must be user or assistant"),
@@ -229,7 +231,8 @@ TEST(PromptInject, OpenAiResponses) {
       {"role":"user","content":"TPL"},{"role":"user","content":"POST"}])"));
   // A list stays a list; no instructions: the context's.
   o = injected(InboundApi::openai_responses,
-               R"({"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"Q"}]}]})",
+               R"({"input":[{"type":"message","role":"user",
+                   "content":[{"type":"input_text","text":"Q"}]}]})",
                full(true));
   EXPECT_EQ(o.at("instructions"), j(R"("SYS")"));
   const auto& in = o.at("input").as_array();
@@ -278,7 +281,8 @@ class PromptPolicyTest : public ::testing::Test {
   }
 
   // Runs the policy on an OpenAI chat body for `model`; returns its verdict.
-  Verdict run(RequestContext& ctx, std::string_view body, InboundApi api = InboundApi::openai_chat) {
+  Verdict run(RequestContext& ctx, std::string_view body,
+              InboundApi api = InboundApi::openai_chat) {
     ctx.snapshot = snap_;
     ctx.api = api;
     ctx.codec = api == InboundApi::openai_chat ? &openai_chat_codec() : &anthropic_messages_codec();
