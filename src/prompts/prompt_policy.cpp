@@ -145,7 +145,7 @@ class PromptPolicy final : public Policy {
         out.last = prompts::RenderedMessage{tmpl->role, std::move(*text)};
       }
     }
-    if (field) ctx.request.erase("torii");
+    if (field) ctx.request.stable_erase("torii");  // the other members keep their order
     if (!out.empty())
       if (auto r = prompts::inject(ctx.api, ctx.request, out); !r) return r;
     if (field || !out.empty()) mark_request_edited(ctx);

@@ -402,6 +402,14 @@ TEST_F(PromptPolicyTest, RouteWithoutPromptsUntouched) {
   ASSERT_TRUE(v.is_next());
   EXPECT_TRUE(ctx3.request_edited);
   EXPECT_FALSE(ctx3.request.contains("torii"));
+  // The other members keep the client's order.
+  RequestContext ctx4;
+  v = run(ctx4, R"({"torii":{},"model":"picky","messages":[{"role":"user","content":"Q"}],
+      "max_tokens":5,"temperature":0})");
+  ASSERT_TRUE(v.is_next());
+  std::vector<std::string> keys;
+  for (const auto& kv : ctx4.request) keys.emplace_back(kv.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"model", "messages", "max_tokens", "temperature"}));
 }
 
 TEST_F(PromptPolicyTest, AnthropicSystemTemplate) {
