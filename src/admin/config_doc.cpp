@@ -392,6 +392,8 @@ const std::vector<Collection>& collections() {
       {"rate-limits", "quotas.limits", "id", "rate limit"},
       {"budgets", "quotas.budgets", "id", "budget"},
       {"guardrails", "guardrails.checks", "id", "guardrail"},
+      {"prompt-templates", "prompts.templates", "id", "prompt template"},
+      {"prompt-contexts", "prompts.contexts", "id", "prompt context"},
   };
   return c;
 }

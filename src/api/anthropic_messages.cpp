@@ -54,10 +54,12 @@ Result<void> check_blocks(const json::value& content, const std::string& at) {
   return {};
 }
 
-Result<void> check_messages(const json::value& v) {
+// `allow_empty`: the request names a prompt template, which becomes its message.
+Result<void> check_messages(const json::value& v, bool allow_empty = false) {
   if (!v.is_array()) return field_error("messages", "must be an array of messages");
   const auto& arr = v.get_array();
-  if (arr.empty()) return field_error("messages", "must contain at least one message");
+  if (arr.empty() && !allow_empty)
+    return field_error("messages", "must contain at least one message");
   for (std::size_t i = 0; i < arr.size(); ++i) {
     std::string at = "messages[" + std::to_string(i) + "]";
     if (!arr[i].is_object()) return field_error(at, "must be an object");
@@ -448,7 +450,7 @@ Result<InboundInfo> parse_anthropic_request(std::string_view body, json::object&
   }
   auto messages = raw.if_contains("messages");
   if (!messages) return field_error("messages", "is required");
-  if (auto r = check_messages(*messages); !r) return r.error();
+  if (auto r = check_messages(*messages, names_prompt_template(raw)); !r) return r.error();
 
   if (auto s = raw.if_contains("stream"); present(s)) {
     if (!s->is_bool()) return field_error("stream", "must be a boolean");

@@ -52,6 +52,14 @@ class InboundCodec {
   virtual std::string error_body(const ApiError& e) const = 0;
 };
 
+// Whether a request names a prompt template ("torii": {"template": ...}, docs/PROMPTS.md): its
+// conversation may then be empty, since the prompt library appends the rendered template (a
+// request still empty after it is refused there).
+inline bool names_prompt_template(const boost::json::object& raw) {
+  auto t = raw.if_contains("torii");
+  return t && t->is_object() && t->get_object().contains("template");
+}
+
 // The codec singletons.
 const InboundCodec& openai_chat_codec();
 const InboundCodec& anthropic_messages_codec();

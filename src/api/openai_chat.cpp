@@ -18,10 +18,12 @@ ApiError field_error(std::string field, std::string what) {
 bool is_integer(const json::value& v) { return v.is_int64() || v.is_uint64(); }
 bool is_number(const json::value& v) { return v.is_number(); }
 
-Result<void> check_messages(const json::value& v) {
+// `allow_empty`: the request names a prompt template, which becomes its message.
+Result<void> check_messages(const json::value& v, bool allow_empty) {
   if (!v.is_array()) return field_error("messages", "must be an array of messages");
   const auto& arr = v.get_array();
-  if (arr.empty()) return field_error("messages", "must contain at least one message");
+  if (arr.empty() && !allow_empty)
+    return field_error("messages", "must contain at least one message");
   for (std::size_t i = 0; i < arr.size(); ++i) {
     std::string at = "messages[" + std::to_string(i) + "]";
     if (!arr[i].is_object()) return field_error(at, "must be an object");
@@ -56,7 +58,7 @@ Result<ChatRequestInfo> decode_openai_chat(std::string_view body, json::object& 
 
   auto messages = out.if_contains("messages");
   if (!messages) return field_error("messages", "is required");
-  if (auto r = check_messages(*messages); !r) return r.error();
+  if (auto r = check_messages(*messages, names_prompt_template(out)); !r) return r.error();
 
   if (auto s = out.if_contains("stream"); s && !s->is_null()) {
     if (!s->is_bool()) return field_error("stream", "must be a boolean");

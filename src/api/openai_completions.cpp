@@ -180,9 +180,11 @@ class CompletionsCodec final : public InboundCodec {
     if (!model->is_string() || model->get_string().empty())
       return field_error("model", "must be a non-empty string");
     info.model = std::string(model->get_string());
+    // A prompt template (docs/PROMPTS.md) may be the whole prompt.
     auto prompt = raw.if_contains("prompt");
-    if (!present(prompt)) return field_error("prompt", "is required");
-    if (!prompt->is_string() && !prompt->is_array())
+    if (!present(prompt) && !names_prompt_template(raw))
+      return field_error("prompt", "is required");
+    if (present(prompt) && !prompt->is_string() && !prompt->is_array())
       return field_error("prompt", "must be a string or an array");
     if (auto s = raw.if_contains("stream"); present(s)) {
       if (!s->is_bool()) return field_error("stream", "must be a boolean");

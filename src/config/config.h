@@ -144,6 +144,14 @@ struct RouteRuleConfig {
   int line = 0;
 };
 
+// A route's use of the prompt library (docs/PROMPTS.md).
+struct RoutePromptsConfig {
+  bool enabled = false;               // the route has a `prompts:` key (even an empty one)
+  std::string context;                // applied to every request ("" : none)
+  std::vector<std::string> contexts;  // a client may pick one of these instead
+  std::vector<std::string> templates; // the templates a client may use
+};
+
 struct RouteConfig {
   std::string name;   // the alias clients put in "model"
   std::string group;  // only callers in this consumer group see and use it; empty: everyone
@@ -152,6 +160,7 @@ struct RouteConfig {
   RetryConfig retry;
   FailoverConfig failover;
   std::vector<RouteRuleConfig> rules;  // checked in order before the targets
+  RoutePromptsConfig prompts;
   int line = 0;
 };
 
@@ -432,6 +441,40 @@ struct GuardrailsConfig {
   bool active() const { return !checks.empty(); }
 };
 
+// ---- The prompt library (docs/PROMPTS.md) ----
+// Texts may hold placeholders ({{vars.text}}, {{consumer.metadata.team}}...), parsed at snapshot
+// build (prompts/template.h) and rendered per request.
+
+enum class PromptRole : uint8_t { user, assistant, system };
+
+struct PromptMessageConfig {
+  PromptRole role = PromptRole::user;  // user | assistant
+  std::string content;
+};
+
+// A template a client names in `torii.template`: rendered, it becomes the conversation's last
+// message (role user), or joins the system prompt (role system).
+struct PromptTemplateConfig {
+  std::string id;
+  PromptRole role = PromptRole::user;  // user | system
+  std::string text;
+  int line = 0;
+};
+
+// A context wrapped around a conversation: system text before the client's, messages before and
+// after the client's.
+struct PromptContextConfig {
+  std::string id;
+  std::string system;
+  std::vector<PromptMessageConfig> pre, post;
+  int line = 0;
+};
+
+struct PromptsConfig {
+  std::vector<PromptTemplateConfig> templates;
+  std::vector<PromptContextConfig> contexts;
+};
+
 struct Config {
   ServerOptions server;
   AdminConfig admin;
@@ -445,6 +488,7 @@ struct Config {
   EgressConfig egress;
   QuotasConfig quotas;
   GuardrailsConfig guardrails;
+  PromptsConfig prompts;
   AuditConfig audit;
   TracingConfig tracing;
   bool metrics = true;  // GET /metrics

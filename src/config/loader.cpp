@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
-#include "config/loader_guardrails.h"
+#include "config/loader_prompts.h"
 #include "providers/registry.h"
 
 namespace torii {
@@ -25,9 +25,9 @@ namespace {
 
 using namespace config_detail;
 
-class Loader final : public GuardrailsLoader {
+class Loader final : public PromptsLoader {
  public:
-  using GuardrailsLoader::GuardrailsLoader;
+  using PromptsLoader::PromptsLoader;
 
   Result<Config> run(const std::string& text) {
     YAML::Node root;
@@ -43,13 +43,15 @@ class Loader final : public GuardrailsLoader {
     cfg.source = source_;
     if (!root.IsMap()) {
       error(root, "", "the document must be a mapping with server, providers, routes, auth, "
-                      "authorization, vault, egress, quotas, prices, audit, tracing, metrics");
+                      "authorization, vault, egress, quotas, prices, guardrails, prompts, audit, "
+                      "tracing, metrics");
     } else {
       // The vault first: the other sections' secrets may be ${vault:NAME/KEY} references.
       if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);
       each_key(root, "",
                {"server", "providers", "routes", "auth", "authorization", "vault", "egress",
-                "quotas", "prices", "guardrails", "audit", "tracing", "metrics", "admin"},
+                "quotas", "prices", "guardrails", "prompts", "audit", "tracing", "metrics",
+                "admin"},
                [&](const std::string& key, const YAML::Node& v, const std::string& path) {
                  if (key == "server") server(v, path, cfg.server);
                  if (key == "admin") admin(v, path, cfg.admin);
@@ -61,6 +63,7 @@ class Loader final : public GuardrailsLoader {
                  if (key == "quotas") quotas(v, path, cfg);
                  if (key == "prices") prices(v, path, cfg);
                  if (key == "guardrails") guardrails(v, path, cfg);
+                 if (key == "prompts") prompts(v, path, cfg);
                  if (key == "audit") audit(v, path, cfg);
                  if (key == "tracing") tracing(v, path, cfg);
                  if (key == "metrics") boolean(v, path, cfg.metrics);
@@ -68,6 +71,7 @@ class Loader final : public GuardrailsLoader {
       check_routes(cfg);
       check_identity(cfg);
       check_guardrails(cfg);
+      check_prompts(cfg);
     }
     if (auto e = errors()) return *e;
     return cfg;

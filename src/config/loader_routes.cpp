@@ -266,7 +266,7 @@ void RoutesLoader::routes(const YAML::Node& v, const std::string& path, Config& 
     std::set<std::string> got;
     each_key(v[i], rp,
              {"name", "group", "strategy", "targets", "retry", "failover_on",
-              "failover_on_errors", "rules"},
+              "failover_on_errors", "rules", "prompts"},
              [&](const std::string& k, const YAML::Node& x, const std::string& p) {
                got.insert(k);
                if (k == "name") {
@@ -315,12 +315,24 @@ void RoutesLoader::routes(const YAML::Node& v, const std::string& path, Config& 
                if (k == "failover_on") failover_on(x, p, r.failover);
                if (k == "failover_on_errors") r.failover.errors = strings(x, p);
                if (k == "rules") rules(x, p, r, lines);
+               if (k == "prompts") route_prompts(x, p, r.prompts);
              });
     if (v[i].IsMap()) require(v[i], rp, got, {"name", "targets"});
     r.line = lines.name ? lines.name : line_of(v[i]);
     cfg.routes.push_back(std::move(r));
     route_lines_.push_back(std::move(lines));
   }
+}
+
+void RoutesLoader::route_prompts(const YAML::Node& v, const std::string& path,
+                                 RoutePromptsConfig& out) {
+  out.enabled = true;
+  each_key(v, path, {"context", "contexts", "templates"},
+           [&](const std::string& k, const YAML::Node& x, const std::string& p) {
+             if (k == "context") set_str(x, p, out.context);
+             if (k == "contexts") out.contexts = strings(x, p);
+             if (k == "templates") out.templates = strings(x, p);
+           });
 }
 
 // Cross-references, once providers and routes are both known.

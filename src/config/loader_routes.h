@@ -32,6 +32,8 @@ class RoutesLoader : public YamlReader {
   void retry(const YAML::Node& v, const std::string& path, RetryConfig& out);
   void failover_on(const YAML::Node& v, const std::string& path, FailoverConfig& out);
   void rules(const YAML::Node& v, const std::string& path, RouteConfig& r, RouteLines& lines);
+  // `prompts:` (docs/PROMPTS.md): the ids are checked once `prompts:` is read (check_prompts).
+  void route_prompts(const YAML::Node& v, const std::string& path, RoutePromptsConfig& out);
 
   std::vector<RouteLines> route_lines_;
 };

@@ -15,6 +15,8 @@
 #include "policies/audit/audit_policy.h"
 #include "policies/auth/auth_policy.h"
 #include "policies/quota/quota_policy.h"
+#include "prompts/prompt_policy.h"
+#include "prompts/template.h"
 #include "quota/prices.h"
 #include "providers/openai_compatible.h"
 #include "providers/registry.h"
@@ -354,6 +356,18 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     if (!quota) return quota.error();
     s->policies.push_back(std::move(*quota));
     warn_unpriced(*s);
+  }
+  // The prompt library: after the quota (a refused request renders nothing), before the
+  // guardrails (they check the prompt as it will be sent).
+  if (prompts_configured(s->config)) {
+    if (!s->config.prompts.templates.empty() || !s->config.prompts.contexts.empty()) {
+      auto lib = prompts::Library::build(s->config.prompts);
+      if (!lib) return lib.error();
+      s->prompts = std::move(*lib);
+    }
+    auto prompt_policy = make_prompt_policy(*s);
+    if (!prompt_policy) return prompt_policy.error();
+    s->policies.push_back(std::move(*prompt_policy));
   }
   // Last: the texts it checks are the ones that go upstream (after the prompt contexts), and
   // its after-phase hooks run first on the answer (reverse order).

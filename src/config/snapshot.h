@@ -19,6 +19,9 @@
 
 namespace torii {
 
+namespace prompts {
+class Library;  // prompts/template.h
+}
 
 // A declared provider as routes use it.
 struct ProviderSlot {
@@ -42,6 +45,8 @@ struct Snapshot {
   std::unique_ptr<routing::HealthRegistry> own_registry;  // when none was given
   std::vector<std::unique_ptr<Policy>> policies;  // the chain, in order
   std::unique_ptr<identity::Authorizer> authorizer;
+  // `prompts:` parsed (prompts/template.h); null when there are no templates or contexts.
+  std::shared_ptr<const prompts::Library> prompts;
   std::unique_ptr<quota::PriceTable> prices;  // built-in table + `prices:` (never null once built)  // `authorization:`, once the route is known
   std::string models_json;                        // GET /v1/models for a caller with no group
 

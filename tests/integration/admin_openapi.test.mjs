@@ -105,6 +105,11 @@ quotas:
     - {id: demo-rate, scope: [key], requests: 600, tokens: 200000, per: minute}
   budgets:
     - {id: demo-daily, scope: [key], usd: 5.00, period: day}
+prompts:
+  templates:
+    - {id: demo-summary, text: "Summarize: {{vars.text}}"}
+  contexts:
+    - {id: demo-concise, system: "Answer briefly."}
 prices:
   mock-1: {input: 0.50, output: 1.50}
 guardrails:
@@ -269,6 +274,11 @@ describe('admin API OpenAPI descriptor', () => {
       create: { id: 'oa-budget', scope: ['key'], usd: 1.5, period: 'day' }, created: 'oa-budget' },
     guardrails: { id: 'pii', patch: { entities: ['email'] },
       create: { id: 'oa-guard', kind: 'contains', words: ['plum'] }, created: 'oa-guard' },
+    'prompt-templates': { id: 'demo-summary', patch: { role: 'user' },
+      create: { id: 'oa-template', text: 'Hello {{consumer.id}}' }, created: 'oa-template' },
+    'prompt-contexts': { id: 'demo-concise', patch: { system: 'Answer very briefly.' },
+      create: { id: 'oa-context', post: [{ role: 'user', content: 'Reply in French.' }] },
+      created: 'oa-context' },
   };
   const state = {};
 
