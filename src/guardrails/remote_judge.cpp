@@ -12,8 +12,11 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <boost/json/object.hpp>
+
 #include "config/snapshot.h"
 #include "guardrails/remote.h"
+#include "prompts/template.h"
 #include "routing/route.h"
 
 namespace torii::guardrails {
@@ -60,8 +63,11 @@ std::string digest(std::string_view text) {
 
 class JudgeGuardrail final : public Guardrail {
  public:
-  JudgeGuardrail(const GuardrailConfig& config, std::vector<JudgeTarget> targets)
-      : Guardrail(config), targets_(std::move(targets)) {}
+  JudgeGuardrail(const GuardrailConfig& config, std::vector<JudgeTarget> targets,
+                 std::shared_ptr<const prompts::Library> library,
+                 const prompts::LibraryTemplate* tmpl)
+      : Guardrail(config), targets_(std::move(targets)), library_(std::move(library)),
+        template_(tmpl) {}
 
   bool remote() const override { return true; }
 
@@ -71,7 +77,22 @@ class JudgeGuardrail final : public Guardrail {
     bool any = false;
     for (const Text& t : *subject.texts) any = any || !t.value.empty();
     if (!any) co_return;
-    const std::string prompt = render_judge_prompt(config().prompt, *subject.texts);
+    std::string prompt;
+    if (template_) {
+      // A template of the prompt library: the texts are its {{vars.text}}.
+      boost::json::object vars;
+      vars["text"] = render_judge_prompt("{{text}}", *subject.texts);
+      prompts::RenderInput in;
+      in.variables = &vars;
+      in.consumer_id = subject.consumer;
+      in.model = subject.model;
+      in.route = subject.route;
+      auto rendered = template_->text.render(in);
+      if (!rendered) co_return unavailable(*this, "prompt template: " + rendered.error().message, out);
+      prompt = std::move(*rendered);
+    } else {
+      prompt = render_judge_prompt(config().prompt, *subject.texts);
+    }
     const std::string key = digest(prompt);
     if (auto hit = cache_.find(key)) co_return apply(*hit, out);
 
@@ -129,6 +150,8 @@ class JudgeGuardrail final : public Guardrail {
   }
 
   std::vector<JudgeTarget> targets_;  // in priority order
+  std::shared_ptr<const prompts::Library> library_;  // keeps template_ alive
+  const prompts::LibraryTemplate* template_ = nullptr;  // config.prompt named a library template
   mutable VerdictCache cache_;
 };
 
@@ -149,7 +172,11 @@ Result<std::unique_ptr<Guardrail>> make_judge_guardrail(const GuardrailConfig& c
   if (targets.empty())
     return ApiError::invalid_request("guardrail '" + config.id + "': no target of '" +
                                      config.model + "' can chat");
-  return std::unique_ptr<Guardrail>(std::make_unique<JudgeGuardrail>(config, std::move(targets)));
+  // A prompt that is the id of a library template uses it (prompts.templates, PROMPTS.md).
+  const prompts::LibraryTemplate* tmpl =
+      snapshot.prompts ? snapshot.prompts->find_template(config.prompt) : nullptr;
+  return std::unique_ptr<Guardrail>(
+      std::make_unique<JudgeGuardrail>(config, std::move(targets), snapshot.prompts, tmpl));
 }
 
 }  // namespace torii::guardrails
