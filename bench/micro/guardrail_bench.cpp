@@ -197,33 +197,43 @@ guardrails:
   return s ? *s : nullptr;
 }
 
-Policy* guardrail_policy(const Snapshot& s) {
-  for (const auto& p : s.policies)
-    if (p->name() == "guardrails") return p.get();
-  return nullptr;
-}
-
-void Guardrail_PolicyRequest(benchmark::State& state) {
-  static const std::vector<std::string> bodies = chat_bodies();
-  auto snap = guarded_snapshot();
-  Policy* policy = snap ? guardrail_policy(*snap) : nullptr;
-  if (!policy) {
-    state.SkipWithError("no guardrail policy");
-    return;
-  }
+// The guarded snapshot, its guardrail policy and route "chat" (policy null: not built).
+struct Guarded {
+  std::shared_ptr<const Snapshot> snap = guarded_snapshot();
+  Policy* policy = nullptr;
   Route scratch;
-  const Route* route = snap->resolve("chat", nullptr, scratch);
-  std::size_t i = 0, bytes = 0;
-  for (auto _ : state) {
-    RequestContext ctx;
+  const Route* route = nullptr;
+  Guarded() {
+    if (!snap) return;
+    for (const auto& p : snap->policies)
+      if (p->name() == "guardrails") policy = p.get();
+    route = snap->resolve("chat", nullptr, scratch);
+  }
+  // A request context for `body` (JSON) on route "chat".
+  void prepare(RequestContext& ctx, std::string_view body, bool stream) const {
     ctx.snapshot = snap;
     ctx.codec = &openai_chat_codec();
     ctx.api = InboundApi::openai_chat;
-    const std::string& body = bodies[i++ % bodies.size()];
     ctx.request = boost::json::parse(body).as_object();
+    ctx.stream = stream;
     ctx.route = route;
+  }
+};
+
+void Guardrail_PolicyRequest(benchmark::State& state) {
+  static const std::vector<std::string> bodies = chat_bodies();
+  const Guarded g;
+  if (!g.policy) {
+    state.SkipWithError("no guardrail policy");
+    return;
+  }
+  std::size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    RequestContext ctx;
+    const std::string& body = bodies[i++ % bodies.size()];
+    g.prepare(ctx, body, false);
     Verdict v;
-    policy->on_request_now(ctx, v);
+    g.policy->on_request_now(ctx, v);
     benchmark::DoNotOptimize(v);
     bytes += body.size();
   }
@@ -253,26 +263,19 @@ struct Discard : StreamFilter::Out {
 };
 
 void Guardrail_PolicyStream(benchmark::State& state) {
-  auto snap = guarded_snapshot();
-  Policy* policy = snap ? guardrail_policy(*snap) : nullptr;
-  if (!policy) {
+  const Guarded g;
+  if (!g.policy) {
     state.SkipWithError("no guardrail policy");
     return;
   }
-  Route scratch;
-  const Route* route = snap->resolve("chat", nullptr, scratch);
   const std::string text = prompt_text(64 * 24);
   std::size_t bytes = 0;
   for (auto _ : state) {
     RequestContext ctx;
-    ctx.snapshot = snap;
-    ctx.codec = &openai_chat_codec();
-    ctx.api = InboundApi::openai_chat;
-    ctx.request = boost::json::parse(R"({"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]})").as_object();
-    ctx.stream = true;
-    ctx.route = route;
+    g.prepare(ctx, R"({"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+              true);
     Verdict v;
-    policy->on_request_now(ctx, v);
+    g.policy->on_request_now(ctx, v);
     Discard out;
     StreamEvent e;
     e.kind = StreamEvent::Kind::text;

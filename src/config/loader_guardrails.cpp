@@ -12,14 +12,6 @@ namespace json = boost::json;
 
 namespace {
 
-// Ids name a guardrail in errors, audit events and metrics labels.
-bool valid_id(const std::string& id) {
-  return !id.empty() && id.size() <= 64 &&
-         std::all_of(id.begin(), id.end(), [](unsigned char c) {
-           return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-         });
-}
-
 constexpr const char* kKinds[] = {"regex",    "contains",        "pii",       "secrets",
                                   "size",     "response_schema", "llm_judge", "moderation",
                                   "webhook"};
@@ -111,12 +103,7 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
        "parallel"},
       [&](const std::string& k, const YAML::Node& x, const std::string& p) {
         got.insert(k);
-        if (k == "id") {
-          auto s = nonempty(x, p);
-          if (s && !valid_id(*s))
-            error(x, p, "must be at most 64 letters, digits, '.', '_' or '-', got '" + *s + "'");
-          else if (s) c.id = *s;
-        }
+        if (k == "id") entity_id(x, p, c.id);  // named in errors, audit events, metrics
         if (k == "kind") {
           auto s = nonempty(x, p);
           if (s && !known_kind(*s))
@@ -168,7 +155,7 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
           for (const auto& kv : x) {
             const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
             const std::string kp = key_path(p, name);
-            if (!valid_id(name)) {
+            if (!valid_entity_id(name)) {
               error(kv.first, kp, "entity names are letters, digits, '.', '_' or '-'");
               continue;
             }

@@ -5,17 +5,8 @@
 
 namespace torii::config_detail {
 
-namespace {
-
-// Ids name a template or a context in requests (torii.template), routes and the admin API.
-bool valid_prompt_id(const std::string& id) {
-  return !id.empty() && id.size() <= 64 &&
-         std::all_of(id.begin(), id.end(), [](unsigned char c) {
-           return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-         });
-}
-
-}  // namespace
+// Ids (valid_entity_id) name a template or a context in requests (torii.template), routes
+// and the admin API.
 
 void PromptsLoader::prompt_text(const YAML::Node& v, const std::string& path, std::string& out) {
   if (v.IsMap()) {  // `text: {{vars.x}} ...` unquoted is a YAML flow mapping
@@ -58,13 +49,7 @@ void PromptsLoader::prompt_template(const YAML::Node& v, const std::string& path
   each_key(v, path, {"id", "role", "text"},
            [&](const std::string& k, const YAML::Node& x, const std::string& p) {
              got.insert(k);
-             if (k == "id") {
-               auto s = nonempty(x, p);
-               if (s && !valid_prompt_id(*s))
-                 error(x, p, "must be at most 64 letters, digits, '.', '_' or '-', got '" + *s +
-                                 "'");
-               else if (s) out.id = *s;
-             }
+             if (k == "id") entity_id(x, p, out.id);
              if (k == "role") {
                auto s = nonempty(x, p);
                if (s == "user") out.role = PromptRole::user;
@@ -83,13 +68,7 @@ void PromptsLoader::prompt_context(const YAML::Node& v, const std::string& path,
   each_key(v, path, {"id", "system", "pre", "post"},
            [&](const std::string& k, const YAML::Node& x, const std::string& p) {
              got.insert(k);
-             if (k == "id") {
-               auto s = nonempty(x, p);
-               if (s && !valid_prompt_id(*s))
-                 error(x, p, "must be at most 64 letters, digits, '.', '_' or '-', got '" + *s +
-                                 "'");
-               else if (s) out.id = *s;
-             }
+             if (k == "id") entity_id(x, p, out.id);
              if (k == "system") prompt_text(x, p, out.system);
              if (k == "pre") prompt_messages(x, p, out.pre);
              if (k == "post") prompt_messages(x, p, out.post);

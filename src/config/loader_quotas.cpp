@@ -15,14 +15,6 @@ namespace {
 
 constexpr int64_t kMaxCount = int64_t{1} << 40;  // requests or tokens per window or period
 
-// Ids are part of store keys: letters, digits, '.', '_' and '-' only.
-bool valid_id(const std::string& id) {
-  return !id.empty() && id.size() <= 64 &&
-         std::all_of(id.begin(), id.end(), [](unsigned char c) {
-           return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-         });
-}
-
 std::optional<QuotaScope> scope_of(const std::string& s) {
   if (s == "key") return QuotaScope::key;
   if (s == "consumer") return QuotaScope::consumer;
@@ -39,7 +31,7 @@ void QuotasLoader::quotas(const YAML::Node& v, const std::string& path, Config& 
   QuotasConfig& q = cfg.quotas;
   std::set<std::string> ids;
   auto unique = [&](const YAML::Node& at, const std::string& p, const std::string& id) {
-    if (!id.empty() && !valid_id(id))
+    if (!id.empty() && !valid_entity_id(id))  // part of store keys
       error(at, p, "must be at most 64 letters, digits, '.', '_' or '-', got '" + id + "'");
     else if (!id.empty() && !ids.insert(id).second)
       error(at, p, "duplicate id '" + id + "' (limits and budgets share one namespace)");

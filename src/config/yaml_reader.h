@@ -36,6 +36,16 @@ inline std::string key_path(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
+// The ids of config entities that name store keys, metrics labels or audit records (rate
+// limits, budgets, guardrails, prompt templates and contexts): 1-64 letters, digits, '.', '_'
+// or '-'.
+inline bool valid_entity_id(const std::string& id) {
+  return !id.empty() && id.size() <= 64 &&
+         std::all_of(id.begin(), id.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+         });
+}
+
 // Levenshtein distance, to suggest the key a typo meant.
 std::size_t distance(const std::string& a, const std::string& b);
 
@@ -212,6 +222,14 @@ class YamlReader {
       return {};
     }
     return std::move(r.value());
+  }
+
+  // An entity id (valid_entity_id), or an error naming what was given.
+  void entity_id(const YAML::Node& v, const std::string& path, std::string& out) {
+    auto s = nonempty(v, path);
+    if (s && !valid_entity_id(*s))
+      error(v, path, "must be at most 64 letters, digits, '.', '_' or '-', got '" + *s + "'");
+    else if (s) out = *s;
   }
 
   void set_str(const YAML::Node& v, const std::string& path, std::string& out) {

@@ -134,6 +134,15 @@ std::optional<JudgeVerdict> parse_judge_verdict(std::string_view answer) {
   return std::nullopt;
 }
 
+Task<RemoteAnswer> PostingGuardrail::post(std::string body) const {
+  UpstreamRequest req;
+  req.path = path_;
+  req.header_block = header_block_;
+  req.body = std::move(body);
+  req.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config().timeout_ms);
+  co_return co_await remote_call(*this, shown_, endpoint_, req);
+}
+
 std::string render_judge_prompt(std::string_view prompt, const std::vector<Text>& texts) {
   std::string lines;
   for (const Text& t : texts) {

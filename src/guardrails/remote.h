@@ -36,6 +36,32 @@ struct RemoteAnswer {
 Task<RemoteAnswer> remote_call(const Guardrail& guardrail, std::string_view shown,
                                const Endpoint& endpoint, const UpstreamRequest& request);
 
+// A remote check that POSTs JSON to one fixed endpoint (webhook, moderation): the endpoint, the
+// path (with its query) and the header lines (which may hold secrets) are built once.
+class PostingGuardrail : public Guardrail {
+ public:
+  PostingGuardrail(const GuardrailConfig& config, Endpoint endpoint, std::string path,
+                   std::string header_block, std::string shown)
+      : Guardrail(config),
+        endpoint_(std::move(endpoint)),
+        path_(std::move(path)),
+        header_block_(std::move(header_block)),
+        shown_(std::move(shown)) {}
+  bool remote() const override { return true; }
+
+ protected:
+  // POSTs `body` within config().timeout_ms (remote_call).
+  Task<RemoteAnswer> post(std::string body) const;
+  // Where the calls go, safe to log.
+  const std::string& shown() const { return shown_; }
+
+ private:
+  Endpoint endpoint_;
+  std::string path_;
+  std::string header_block_;
+  std::string shown_;
+};
+
 // The outcome of a service that gave no usable answer: deny with "guardrail service
 // unavailable: <cause>", or (fail_open) allow with the same reason and " (fail_open)" for the
 // audit.

@@ -34,17 +34,9 @@ std::string two_decimals(double v) {
   return buf;
 }
 
-class ModerationGuardrail final : public Guardrail {
+class ModerationGuardrail final : public PostingGuardrail {
  public:
-  ModerationGuardrail(const GuardrailConfig& config, Endpoint endpoint, std::string path,
-                      std::string header_block, std::string shown)
-      : Guardrail(config),
-        endpoint_(std::move(endpoint)),
-        path_(std::move(path)),
-        header_block_(std::move(header_block)),
-        shown_(std::move(shown)) {}
-
-  bool remote() const override { return true; }
+  using PostingGuardrail::PostingGuardrail;
 
   Task<void> check_async(const Subject& subject, Outcome& out) const override {
     out = Outcome{};
@@ -57,13 +49,8 @@ class ModerationGuardrail final : public Guardrail {
     json::object body;
     body["input"] = std::move(input);
     if (!config().model.empty()) body["model"] = config().model;
-    UpstreamRequest req;
-    req.path = path_;
-    req.header_block = header_block_;
-    req.body = json::serialize(body);
-    req.deadline = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(config().timeout_ms);
-    RemoteAnswer answer = co_await remote_call(*this, shown_, endpoint_, req);
+    std::string text = json::serialize(body);  // (not a temporary in co_await: GCC 12)
+    RemoteAnswer answer = co_await post(std::move(text));
     if (!answer.ok) co_return unavailable(*this, answer.cause, out);
     read_answer(answer.body, inputs, out);
   }
@@ -75,7 +62,7 @@ class ModerationGuardrail final : public Guardrail {
     const json::object* o = ec ? nullptr : doc.if_object();
     const json::value* results = o ? o->if_contains("results") : nullptr;
     if (!results || !results->is_array() || results->get_array().size() != inputs)
-      return unreadable(*this, shown_,
+      return unreadable(*this, shown(),
                         ec ? "not JSON"
                            : "\"results\" must be an array of " + std::to_string(inputs), out);
     std::vector<Hit> hits;
@@ -84,7 +71,7 @@ class ModerationGuardrail final : public Guardrail {
       const json::value* scores = result ? result->if_contains("category_scores") : nullptr;
       if (scores && !scores->is_object()) scores = nullptr;
       if (!config().thresholds.empty()) {
-        if (!scores) return unreadable(*this, shown_, "a result has no category_scores", out);
+        if (!scores) return unreadable(*this, shown(), "a result has no category_scores", out);
         for (const auto& [name, v] : scores->get_object()) {
           if (!v.is_number()) continue;
           const double threshold = threshold_of(name);
@@ -95,7 +82,7 @@ class ModerationGuardrail final : public Guardrail {
       }
       const json::value* flagged = result ? result->if_contains("flagged") : nullptr;
       if (!flagged || !flagged->is_bool())
-        return unreadable(*this, shown_, "a result has no \"flagged\"", out);
+        return unreadable(*this, shown(), "a result has no \"flagged\"", out);
       if (!flagged->get_bool()) continue;
       const json::value* categories = result->if_contains("categories");
       bool named = false;
@@ -142,10 +129,6 @@ class ModerationGuardrail final : public Guardrail {
     hits.push_back(Hit{std::string(category), score, threshold});
   }
 
-  Endpoint endpoint_;
-  std::string path_;
-  std::string header_block_;  // Content-Type, the provider's headers, Authorization (a secret)
-  std::string shown_;         // "provider '<name>' /moderations", for logs
 };
 
 bool header_safe(std::string_view s) {

@@ -26,28 +26,15 @@ namespace {
 
 namespace json = boost::json;
 
-class WebhookGuardrail final : public Guardrail {
+class WebhookGuardrail final : public PostingGuardrail {
  public:
-  WebhookGuardrail(const GuardrailConfig& config, Endpoint endpoint, std::string path,
-                   std::string header_block, std::string shown)
-      : Guardrail(config),
-        endpoint_(std::move(endpoint)),
-        path_(std::move(path)),
-        header_block_(std::move(header_block)),
-        shown_(std::move(shown)) {}
-
-  bool remote() const override { return true; }
+  using PostingGuardrail::PostingGuardrail;
 
   Task<void> check_async(const Subject& subject, Outcome& out) const override {
     out = Outcome{};
     if (!subject.texts || subject.texts->empty()) co_return;
-    UpstreamRequest req;
-    req.path = path_;
-    req.header_block = header_block_;
-    req.body = request_body(subject);
-    req.deadline = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(config().timeout_ms);
-    RemoteAnswer answer = co_await remote_call(*this, shown_, endpoint_, req);
+    std::string body = request_body(subject);  // (not a temporary in co_await: GCC 12)
+    RemoteAnswer answer = co_await post(std::move(body));
     if (!answer.ok) co_return unavailable(*this, answer.cause, out);
     read_answer(*subject.texts, answer.body, out);
   }
@@ -76,7 +63,7 @@ class WebhookGuardrail final : public Guardrail {
     const json::object* o = ec ? nullptr : doc.if_object();
     const json::value* action = o ? o->if_contains("action") : nullptr;
     if (!action || !action->is_string())
-      return unreadable(*this, shown_, ec ? "not JSON" : "no \"action\" string", out);
+      return unreadable(*this, shown(), ec ? "not JSON" : "no \"action\" string", out);
     const json::string& a = action->get_string();
     if (a == "allow") return;
     if (a == "deny") {
@@ -88,16 +75,16 @@ class WebhookGuardrail final : public Guardrail {
       return;
     }
     if (a != "rewrite")
-      return unreadable(*this, shown_, "unknown action '" + short_reason(a) + "'", out);
+      return unreadable(*this, shown(), "unknown action '" + short_reason(a) + "'", out);
     const json::value* rewritten = o->if_contains("texts");
     const json::array* list = rewritten ? rewritten->if_array() : nullptr;
     if (!list || list->size() != texts.size())
-      return unreadable(*this, shown_,
+      return unreadable(*this, shown(),
                         "a rewrite needs \"texts\": one string per text (" +
                             std::to_string(texts.size()) + ")",
                         out);
     for (const auto& v : *list)
-      if (!v.is_string()) return unreadable(*this, shown_, "rewritten texts must be strings", out);
+      if (!v.is_string()) return unreadable(*this, shown(), "rewritten texts must be strings", out);
     for (std::size_t i = 0; i < texts.size(); ++i) {
       const json::string& now = (*list)[i].get_string();
       if (std::string_view(now) == texts[i].value) continue;
@@ -109,10 +96,6 @@ class WebhookGuardrail final : public Guardrail {
                  std::to_string(texts.size()) + " texts)";
   }
 
-  Endpoint endpoint_;
-  std::string path_;          // with the URL's query
-  std::string header_block_;  // Content-Type and config.headers (values may be secrets)
-  std::string shown_;         // scheme://host[:port]/path, for logs
 };
 
 bool header_safe(std::string_view s) {
