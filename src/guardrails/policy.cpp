@@ -791,6 +791,8 @@ std::optional<ApiError> GuardStream::release(Out& out, bool final) {
             [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
   std::size_t cut = final ? pending_.size() : pending_.size() - holdback_;
   if (!final) {
+    // Never inside a UTF-8 character: each delta the client gets must be valid text.
+    while (cut > 0 && (static_cast<unsigned char>(pending_[cut]) & 0xC0) == 0x80) --cut;
     for (const Edit& e : edits)
       if (e.begin < cut && e.end > cut) cut = e.begin;  // never send half a match
     // Nor half a placeholder to re-inflate.

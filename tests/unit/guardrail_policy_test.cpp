@@ -380,6 +380,50 @@ guardrails:
   EXPECT_EQ(out.kinds.back(), StreamEvent::Kind::finish);  // order kept: text, then finish
 }
 
+// True when `s` is well-formed UTF-8 (no character cut at either end).
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const std::size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST(GuardrailStream, HeldBackTextIsNeverCutInsideACharacter) {
+  auto s = snapshot(R"(
+guardrails:
+  stream_holdback: 17
+  checks:
+    - {id: no-secrets, kind: secrets, phase: after}
+)");
+  Call call(s, R"({"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]})", true);
+  EXPECT_TRUE(call.request().is_next());
+  struct Deltas : StreamFilter::Out {
+    std::vector<std::string> texts;
+    void event(const StreamEvent& e) override {
+      if (e.kind == StreamEvent::Kind::text) texts.emplace_back(e.text);
+    }
+  } out;
+  std::string all;
+  for (int i = 0; i < 40; ++i) {
+    const std::string piece = i % 2 ? "日本語のテキスト" : "élan vital, ça va ";  // 3- and 2-byte
+    all += piece;
+    EXPECT_FALSE(call.ctx.stream_filter->event(text_event(piece), out));
+  }
+  EXPECT_FALSE(end_now(*call.ctx.stream_filter, out));
+  std::string joined;
+  for (const auto& t : out.texts) {
+    EXPECT_TRUE(valid_utf8(t)) << t;
+    joined += t;
+  }
+  EXPECT_EQ(joined, all);
+  EXPECT_GT(out.texts.size(), 10u);
+}
+
 TEST(GuardrailStream, WholeAnswerChecksRunAtTheEnd) {
   auto s = snapshot(R"(
 guardrails:
