@@ -43,12 +43,14 @@ int64_t micros_since(Clock::time_point t) {
 struct TextSlots {
   std::vector<Text> texts;
   std::vector<json::string*> where;
+  std::vector<bool> json_text;  // the text is JSON (tool-call arguments)
   int64_t messages = 0;
 
-  void add(json::string& s, std::string_view role) {
+  void add(json::string& s, std::string_view role, bool is_json) {
     if (s.empty()) return;
     texts.push_back(Text{role, std::string(s)});
     where.push_back(&s);
+    json_text.push_back(is_json);
   }
   // Writes the texts back where they came from; true when any changed.
   bool write_back() {
@@ -101,7 +103,7 @@ void walk(json::value& v, std::string_view key, std::string_view role, TextSlots
           int depth) {
   if (depth > 32) return;
   if (v.is_string()) {
-    if (text_key(key)) out.add(v.get_string(), role);
+    if (text_key(key)) out.add(v.get_string(), role, key == "arguments");
     return;
   }
   if (v.is_array()) {
@@ -279,8 +281,9 @@ void apply_outcome(std::vector<Text>& texts, const Outcome& out) {
   }
 }
 
-// Replaces the request's mask placeholders in `text` by their values.
-std::string reinflated(std::string_view text, const Masks& masks) {
+// Replaces the request's mask placeholders in `text` by their values (JSON-escaped when
+// `escape`: the text is a tool call's arguments).
+std::string reinflated(std::string_view text, const Masks& masks, bool escape = false) {
   if (masks.empty() || text.find('[') == std::string_view::npos) return std::string(text);
   std::string out;
   out.reserve(text.size());
@@ -292,7 +295,12 @@ std::string reinflated(std::string_view text, const Masks& masks) {
     if (close == std::string_view::npos) break;
     if (const std::string* v = masks.original(text.substr(open, close - open + 1))) {
       out.append(text.substr(at, open - at));
-      out += *v;
+      if (escape) {
+        const std::string quoted = json::serialize(json::string(*v));
+        out.append(quoted, 1, quoted.size() - 2);
+      } else {
+        out += *v;
+      }
       at = close + 1;
     } else {
       out.append(text.substr(at, open + 1 - at));
@@ -327,17 +335,22 @@ class GuardStream final : public StreamFilter {
     return process(e, out);
   }
 
+  // Text deltas and tool-call argument fragments are held back and scanned, one channel at a
+  // time (the text, or one tool call's arguments): an event of another channel, or any other
+  // event, first releases the current channel's held text whole.
   std::optional<ApiError> process(const StreamEvent& e, Out& out) {
-    if (e.kind == StreamEvent::Kind::text) {
-      pending_.append(e.text);
-      if (!started_text_) {
-        text_template_ = e;  // kind and index only: the views die with the event
-        text_template_.text = text_template_.id = text_template_.name = {};
-        started_text_ = true;
+    if (e.kind == StreamEvent::Kind::text || e.kind == StreamEvent::Kind::tool_call_args) {
+      if (!channel_open_ || e.kind != channel_.kind || e.index != channel_.index) {
+        if (auto err = release(out, true)) return err;
+        channel_ = e;  // kind and index only: the views die with the event
+        channel_.text = channel_.id = channel_.name = {};
+        channel_open_ = true;
+        tail_.clear();
       }
+      pending_.append(e.text);
       return release(out, false);
     }
-    // Another event: the text before it goes first, whole.
+    // Another event: the held text before it goes first, whole.
     if (auto err = release(out, true)) return err;
     if (hold_all_) {
       held_.push_back(Held::of(e));
@@ -371,7 +384,7 @@ class GuardStream final : public StreamFilter {
     tail_.clear();
     answer_.clear();
     held_.clear();
-    started_text_ = false;
+    channel_open_ = false;
   }
 
  private:
@@ -394,17 +407,20 @@ class GuardStream final : public StreamFilter {
   // match can still reach: all of it when `final`, else all but the last holdback bytes, and
   // never the beginning of a match or of a placeholder.
   std::optional<ApiError> release(Out& out, bool final);
+  bool in_text() const { return channel_.kind == StreamEvent::Kind::text; }
   void emit_text(Out& out, std::string text) {
-    answer_ += text;  // what the model said (after redaction), for the whole-answer checks
-    if (!state_.reinflate.empty()) text = reinflated(text, state_.reinflate);
+    // What the model said (after redaction), for the whole-answer checks.
+    if (in_text()) answer_ += text;
+    // Tool arguments are JSON text: a value given back goes in escaped.
+    if (!state_.reinflate.empty()) text = reinflated(text, state_.reinflate, !in_text());
     if (text.empty()) return;
     if (hold_all_) {
-      Held h = Held::of(text_template_);
+      Held h = Held::of(channel_);
       h.text = std::move(text);
       held_.push_back(std::move(h));
       return;
     }
-    StreamEvent e = text_template_;
+    StreamEvent e = channel_;
     e.text = text;
     out.event(e);
   }
@@ -422,8 +438,8 @@ class GuardStream final : public StreamFilter {
   std::string pending_;  // received, not sent
   std::string tail_;     // the end of what was sent (model side), for matches that straddle
   std::string answer_;   // everything sent so far (model side)
-  StreamEvent text_template_;
-  bool started_text_ = false;
+  StreamEvent channel_;  // the kind and index of the held text: the answer's, or a tool call's
+  bool channel_open_ = false;
   bool failed_ = false;
   bool recorded_ = false;
   bool gate_open_ = state_.jobs.empty();
@@ -640,7 +656,8 @@ class GuardrailPolicy final : public Policy {
     if (ctx.has_state<GuardState>()) {
       GuardState& st = ctx.state<GuardState>();
       if (!st.reinflate.empty())
-        for (Text& t : slots.texts) t.value = reinflated(t.value, st.reinflate);
+        for (std::size_t i = 0; i < slots.texts.size(); ++i)
+          slots.texts[i].value = reinflated(slots.texts[i].value, st.reinflate, slots.json_text[i]);
     }
     if (slots.write_back()) view.body = json::serialize(doc);
   }
@@ -810,8 +827,8 @@ std::optional<ApiError> GuardStream::release(Out& out, bool final) {
   std::string sent = guardrails::apply_edits(std::string_view(pending_).substr(0, cut),
                                              now_edits.data(), now_edits.data() + now_edits.size());
   pending_.erase(0, cut);
-  // Size: the maximums against the running total.
-  for (std::size_t i = 0; i < checks_.size(); ++i) {
+  // Size: the maximums against the running total (of the answer's text).
+  for (std::size_t i = 0; i < checks_.size() && in_text(); ++i) {
     const Guardrail& g = *checks_[i]->guard;
     if (g.config().kind != "size") continue;
     const auto t0 = now();

@@ -424,6 +424,71 @@ guardrails:
   EXPECT_GT(out.texts.size(), 10u);
 }
 
+TEST(GuardrailStream, ToolCallArgumentsAreScannedAndGivenBack) {
+  auto s = snapshot(R"(
+guardrails:
+  stream_holdback: 16
+  checks:
+    - {id: names, kind: pii, action: mask, reinflate: true, custom: {person: "NAME<[^>]*>"}}
+    - {id: out-secrets, kind: secrets, phase: after}
+)");
+  // The model calls a tool with the placeholder: the client's tool gets the real value.
+  Call call(s, R"({"model":"chat","stream":true,"messages":[{"role":"user","content":"mail NAME<Bo \"B\">"}]})",
+            true);
+  EXPECT_TRUE(call.request().is_next());
+  EXPECT_EQ(content_of(call.ctx.request, 0), "mail [PERSON_1]");
+  struct Args : StreamFilter::Out {
+    std::string args, text;
+    std::vector<StreamEvent::Kind> kinds;
+    void event(const StreamEvent& e) override {
+      kinds.push_back(e.kind);
+      if (e.kind == StreamEvent::Kind::tool_call_args) args += e.text;
+      if (e.kind == StreamEvent::Kind::text) text += e.text;
+    }
+  } out;
+  StreamEvent start;
+  start.kind = StreamEvent::Kind::tool_call_start;
+  start.id = "call_1";
+  start.name = "send_mail";
+  EXPECT_FALSE(call.ctx.stream_filter->event(text_event("Sending."), out));
+  EXPECT_FALSE(call.ctx.stream_filter->event(start, out));
+  for (std::string_view piece : {R"({"to":"[PER)", R"(SON_1]","body":"hi there, see you)", R"( soon"})"}) {
+    StreamEvent a;
+    a.kind = StreamEvent::Kind::tool_call_args;
+    a.text = piece;
+    EXPECT_FALSE(call.ctx.stream_filter->event(a, out));
+  }
+  StreamEvent fin;
+  fin.kind = StreamEvent::Kind::finish;
+  EXPECT_FALSE(call.ctx.stream_filter->event(fin, out));
+  EXPECT_FALSE(end_now(*call.ctx.stream_filter, out));
+  EXPECT_EQ(out.text, "Sending.");
+  // The value goes into the JSON arguments escaped.
+  EXPECT_EQ(out.args, R"({"to":"NAME<Bo \"B\">","body":"hi there, see you soon"})");
+  EXPECT_EQ(json::parse(out.args).at("to").as_string(), "NAME<Bo \"B\">");
+  ASSERT_GE(out.kinds.size(), 3u);
+  EXPECT_EQ(out.kinds[0], StreamEvent::Kind::text);
+  EXPECT_EQ(out.kinds[1], StreamEvent::Kind::tool_call_start);
+  EXPECT_EQ(out.kinds.back(), StreamEvent::Kind::finish);
+
+  // A key split across argument fragments is caught before any of it is sent.
+  Call leak(s, R"({"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]})", true);
+  EXPECT_TRUE(leak.request().is_next());
+  Args out2;
+  EXPECT_FALSE(leak.ctx.stream_filter->event(start, out2));
+  std::optional<ApiError> err;
+  for (std::string_view piece : {R"({"key":"AKIAIOSF)", R"(ODNN7EXA)", R"(MPLE"})"}) {
+    StreamEvent a;
+    a.kind = StreamEvent::Kind::tool_call_args;
+    a.text = piece;
+    if (!err) err = leak.ctx.stream_filter->event(a, out2);
+  }
+  if (!err) err = end_now(*leak.ctx.stream_filter, out2);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->code, "guardrail_denied");
+  EXPECT_EQ(out2.args.find("AKIA"), std::string::npos);
+}
+
 TEST(GuardrailStream, WholeAnswerChecksRunAtTheEnd) {
   auto s = snapshot(R"(
 guardrails:
