@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,6 +106,13 @@ class Guardrail {
   // pii, secrets). False: it needs the whole answer (size checks maximums on the running
   // total, see Subject::partial).
   virtual bool windowed() const { return false; }
+
+  // Whether the check would find anything in `raw`, the answer's JSON text as it came (the
+  // policy's fast path: when no check finds anything there, the answer is not parsed).
+  // nullopt: this kind cannot tell from the raw text (default). Only detectors whose matches
+  // cannot hide behind JSON's escapes may answer (the policy also skips the fast path when the
+  // body has \u or \/ escapes).
+  virtual std::optional<bool> finds_in_raw(std::string_view raw) const { return std::nullopt; }
 
   // A local check. `masks` is the request's placeholder table (pii/secrets with action mask).
   virtual void check(const Subject& subject, Masks& masks, Outcome& out) const {}

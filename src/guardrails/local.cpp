@@ -253,6 +253,12 @@ class ScanGuard final : public Guardrail {
   ScanGuard(const GuardrailConfig& c, std::shared_ptr<const Scanner> scanner)
       : Guardrail(c), scanner_(std::move(scanner)) {}
   bool windowed() const override { return true; }
+  // PII and secrets hold no character JSON escapes ('"', '\\', controls): in an answer without
+  // \u or \/ escapes they read the same in the raw body. A JSON member (an id) may look like a
+  // finding: the policy then parses and checks the texts properly.
+  std::optional<bool> finds_in_raw(std::string_view raw) const override {
+    return scanner_->any(raw);
+  }
 
   void check(const Subject& s, Masks& masks, Outcome& out) const override {
     thread_local std::vector<Finding> found;

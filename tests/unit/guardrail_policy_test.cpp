@@ -304,6 +304,37 @@ guardrails:
             "Sent to ann@example.com with [REDACTED_AWS_ACCESS_KEY]");
 }
 
+TEST(GuardrailPolicy, RawFastPathNeverMissesWhatTheTextHolds) {
+  auto s = snapshot(R"(
+guardrails:
+  checks:
+    - {id: out-secrets, kind: secrets, phase: after, action: redact}
+)");
+  auto answer = [&](const std::string& id, const std::string& content) {
+    Call call(s, R"({"model":"chat","messages":[{"role":"user","content":"hi"}]})");
+    EXPECT_TRUE(call.request().is_next());
+    std::string body = R"({"id":")" + id + R"(","object":"chat.completion","choices":[{"index":0,)"
+                       R"("message":{"role":"assistant","content":")" + content +
+                       R"("},"finish_reason":"stop"}]})";
+    ResponseView view{200, body};
+    Verdict v;
+    EXPECT_TRUE(call.policy->on_response_now(call.ctx, view, v));
+    EXPECT_TRUE(v.is_next());
+    EXPECT_EQ(call.ctx.guardrails.back().phase, "after");
+    return std::pair{std::string(json::parse(view.body).at("choices").as_array()[0]
+                                     .at("message").at("content").as_string()),
+                     call.ctx.guardrails.back().action};
+  };
+  // Clean: passes unparsed, recorded as allow.
+  EXPECT_EQ(answer("chatcmpl-1", "all good"), std::pair(std::string("all good"), std::string_view("allow")));
+  // An id that looks like a secret: the texts are checked properly, and pass.
+  EXPECT_EQ(answer("Zk9Qm2Xv8Lr4Tn6Wb1Yc3Hd5Jf7Gs0Pa", "all good").second, "allow");
+  // A key behind a \u escape is still found in the decoded text.
+  auto [text, action] = answer("chatcmpl-2", R"(key \u0041KIAIOSFODNN7EXAMPLE)");
+  EXPECT_EQ(text, "key [REDACTED_AWS_ACCESS_KEY]");
+  EXPECT_EQ(action, "redact");
+}
+
 // Collects what the stream filter forwards.
 struct Collect : StreamFilter::Out {
   std::string text;
