@@ -601,7 +601,12 @@ Task<void> proxy_chat(RequestContext& ctx, Exchange& ex, std::size_t ran) {
         last.message = "provider '" + target.provider->name() + "' gave no answer within the "
                        "route's per-try timeout of " + millis_text(retry.per_try_timeout);
     }
-    if (Clock::now() >= deadline) break;  // `last` says so
+    if (Clock::now() >= deadline) {
+      // Attempts were left: the deadline ended the request, not the last failure (a try that
+      // began just before the deadline and failed just after it).
+      if (calls < max_calls && last.status != 504) last = deadline_reached(route, calls, last);
+      break;
+    }
     if (rep.outcome == Outcome::stop) {
       if (!ex.response_started() && !ctx.client_disconnected) co_await send_error(ctx, ex, last);
       co_return;
