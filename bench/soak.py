@@ -11,8 +11,12 @@ Load, all at once for N seconds:
   - torii_loadgen holding {streams} streams of {chunks} chunks {interval-ms} apart;
   - a trickle of {error-rate} faulty requests per second, one kind after the other:
       upstream_500   non-streaming, "mock":{"status":500}         -> expect 502 + OpenAI error
-      stream_reset   stream, "mock":{"reset_after_chunks":2}       -> expect 200, an error event,
-                                                                     no [DONE]
+      stream_reset   stream, "mock":{"reset_after_chunks":8,       -> expect 200, an error event,
+                     "tokens_per_chunk":8}                            no [DONE] (64 words, ~290
+                                                                     bytes, before the reset:
+                                                                     more than a guarded stream
+                                                                     holds back, so some of it
+                                                                     reached the client)
       client_abort   stream; the client hangs up after the first content event
       bad_key        a wrong API key                               -> expect 401
       bad_json       a malformed body                              -> expect 400
@@ -98,7 +102,8 @@ class Trickle:
             return None if b'"error"' in data else "502 without an error body"
         if kind == "stream_reset":
             conn, resp = self.request(
-                self.body(True, {"chunks": 16, "interval_ms": 20, "reset_after_chunks": 2}))
+                self.body(True, {"chunks": 16, "interval_ms": 20, "tokens_per_chunk": 8,
+                                 "reset_after_chunks": 8}))
             data = self.read_all(resp)
             conn.close()
             if resp.status != 200:
