@@ -285,7 +285,7 @@ if mem or soaks:
             f"\n\nLoad, all at once against the zero-delay mock: wrk -c{ld['wrk_conns']} on "
             f"non-streaming chat with unique prompts; {ld['streams']} streams of {ld['chunks']} "
             f"chunks {ld['interval_ms']} ms apart; {ld['error_rate']:g} faulty requests per "
-            "second in turn: upstream 500 (→ 502), stream reset by the upstream after 2 chunks "
+            "second in turn: upstream 500 (→ 502), stream reset by the upstream after 8 chunks of 8 words "
             "(→ error event, no [DONE]), client hang-up after the first chunk, bad API key "
             "(→ 401), malformed JSON (→ 400). Any other outcome, and any wrk or loadgen error, "
             "is unexpected. Memory never fails the run.")
