@@ -1,6 +1,8 @@
 // GuardrailsLoader: `guardrails:` (see loader_guardrails.h, docs/GUARDRAILS.md).
 #include "config/loader_guardrails.h"
 
+#include "guardrails/guardrail.h"
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -11,16 +13,6 @@ namespace torii::config_detail {
 namespace json = boost::json;
 
 namespace {
-
-constexpr const char* kKinds[] = {"regex",    "contains",        "pii",       "secrets",
-                                  "size",     "response_schema", "llm_judge", "moderation",
-                                  "webhook"};
-
-bool known_kind(const std::string& k) {
-  for (const char* x : kKinds)
-    if (k == x) return true;
-  return false;
-}
 
 std::optional<double> number(const YAML::Node& v) {
   if (!v.IsScalar()) return std::nullopt;
@@ -106,7 +98,7 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
         if (k == "id") entity_id(x, p, c.id);  // named in errors, audit events, metrics
         if (k == "kind") {
           auto s = nonempty(x, p);
-          if (s && !known_kind(*s))
+          if (s && !torii::guardrails::is_local_kind(*s) && !torii::guardrails::is_remote_kind(*s))
             error(x, p, "unknown kind '" + *s + "' (regex, contains, pii, secrets, size, "
                         "response_schema, llm_judge, moderation, webhook)");
           else if (s) c.kind = *s;

@@ -149,8 +149,8 @@ void answer_texts(json::object& body, TextSlots& out) {
 
 struct Check {
   std::unique_ptr<Guardrail> guard;
-  std::vector<std::string> routes;  // empty: all
   bool applies(const RequestContext& ctx) const {
+    const std::vector<std::string>& routes = guard->config().routes;  // empty: every route
     if (routes.empty()) return true;
     if (!ctx.route) return false;
     return std::find(routes.begin(), routes.end(), ctx.route->name) != routes.end();
@@ -927,7 +927,7 @@ Result<std::unique_ptr<Policy>> make_guardrail_policy(const Snapshot& snapshot) 
   for (const GuardrailConfig& c : cfg.checks) {
     auto g = guardrails::make_guardrail(c, snapshot);
     if (!g) return g.error();
-    checks.push_back(Check{std::move(*g), c.routes});
+    checks.push_back(Check{std::move(*g)});
   }
   return std::unique_ptr<Policy>(std::make_unique<GuardrailPolicy>(cfg, std::move(checks)));
 }

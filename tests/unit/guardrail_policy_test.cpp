@@ -556,6 +556,13 @@ TEST(GuardrailConfigLoad, Errors) {
   EXPECT_NE(bad("guardrails: {checks: [{id: a, kind: webhook, url: 'ftp://x'}]}").find("url"),
             std::string::npos);
   EXPECT_NE(bad("guardrails: {on_deny: maybe}").find("error or refusal"), std::string::npos);
+  EXPECT_NE(bad("guardrails: {stream_holdback: 4}").find("stream_holdback: must be at least 16"),
+            std::string::npos);
+  EXPECT_NE(bad("guardrails: {checks: [{id: a, kind: webhook, url: 'http://127.0.0.1:9/x', "
+                "phase: after, parallel: true}]}").find("has no phase before"),
+            std::string::npos);
+  EXPECT_NE(bad("guardrails: {checks: [{id: a, kind: secrets, parallel: true}]}")
+                .find("is not a setting of kind secrets"), std::string::npos);
   // A bad RE2 pattern is found when the snapshot is built.
   auto cfg = parse_config(std::string(kBase) + "guardrails: {checks: [{id: a, kind: regex, deny: ['(']}]}",
                           "t.yaml");
