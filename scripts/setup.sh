@@ -13,7 +13,7 @@ pkgs=(
   nginx-light wrk python3 openssl
   libhiredis-dev redis-server libpcre2-dev
   libsqlite3-dev sqlite3 libre2-dev prometheus-cpp-dev python3-prometheus-client
-  libsodium-dev jq libvalijson-dev
+  libsodium-dev jq libvalijson-dev libhnswlib-dev
 )
 # Node may come from elsewhere than Debian (nodesource's nodejs ships its own npm, and Debian's
 # npm package conflicts with it): install Debian's only when the commands are missing.

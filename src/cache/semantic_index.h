@@ -1,0 +1,55 @@
+#pragma once
+// The semantic cache's vector index (docs/CACHING.md), one per node, built on hnswlib
+// (Debian libhnswlib-dev, header-only). Vectors are grouped in partitions
+// "<scope>:<context digest>" (key.h): a search only ever sees entries of the same tenant and
+// the same conversation context (system prompt, earlier turns, model, parameters), so
+// different conversations never collide. A small partition is searched exactly (a flat
+// scan); past a threshold it gets an HNSW graph (inner product on unit vectors = cosine).
+//
+// Thread-safe: searches run concurrently (shared lock per partition); adds and removals take
+// the partition's lock exclusively. No hnswlib exception escapes.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace torii::cache {
+
+struct SemanticCandidate {
+  std::string key;     // the exact-cache key of the entry
+  std::string prompt;  // the text that was embedded (for the false-hit guard)
+  float similarity = 0;  // cosine, in [-1, 1]
+};
+
+class SemanticIndex {
+ public:
+  // At most `max_entries` vectors in all (the oldest go first when full).
+  explicit SemanticIndex(int64_t max_entries);
+  ~SemanticIndex();
+  SemanticIndex(const SemanticIndex&) = delete;
+  SemanticIndex& operator=(const SemanticIndex&) = delete;
+
+  // Adds a vector (normalised here), replacing one with the same key. A vector whose
+  // dimension differs from the partition's first one is refused (returns false).
+  bool add(std::string_view partition, std::string_view key, std::string_view prompt,
+           std::span<const float> vector, int64_t expires_ms);
+  // Up to `k` entries of `partition` with similarity >= `min_similarity`, best first,
+  // skipping those expired at `now_ms`.
+  std::vector<SemanticCandidate> search(std::string_view partition, std::span<const float> vector,
+                                        float min_similarity, std::size_t k, int64_t now_ms) const;
+  // Removes the entry of `key` (from whatever partition holds it); false when absent.
+  bool erase(std::string_view key);
+  // Removes every partition whose name starts with `prefix` ("": all); returns entries removed.
+  int64_t purge(std::string_view prefix);
+  int64_t size() const;
+  // Bytes held (vectors, graphs, keys and prompts), for BENCHMARKS.md and the admin stats.
+  int64_t memory_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace torii::cache
