@@ -217,7 +217,7 @@ class Ollama final : public Provider {
       : name_(c.name), endpoint_(std::move(ep)), models_(c.models),
         options_(std::move(options)), keep_alive_(std::move(keep_alive)) {
     caps_.chat = caps_.chat_stream = caps_.tools = caps_.stream_tools = caps_.images = true;
-    caps_.json_mode = caps_.json_schema = caps_.thinking = true;
+    caps_.json_mode = caps_.json_schema = caps_.thinking = caps_.embeddings = true;
     path_ = endpoint_.base_path + "/api/chat";
     std::string block = "Content-Type: application/json\r\nUser-Agent: torii\r\n";
     if (!c.api_key.empty()) block += "Authorization: Bearer " + c.api_key.value + "\r\n";
@@ -242,6 +242,47 @@ class Ollama final : public Provider {
     r.header_block = call.stream ? headers_ndjson_ : headers_json_;
     r.body = std::move(*body);
     return r;
+  }
+
+  // POST /api/embed {"model","input":[...],"dimensions"} → {"embeddings":[[...]],
+  // "prompt_eval_count"}.
+  Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const override {
+    json::object body;
+    body["model"] = call.upstream_model;
+    json::array input;
+    for (const auto& text : call.inputs) input.emplace_back(text);
+    body["input"] = std::move(input);
+    if (call.dimensions > 0) body["dimensions"] = call.dimensions;
+    UpstreamRequest r;
+    r.path = endpoint_.base_path + "/api/embed";
+    r.header_block = headers_json_;
+    r.body = json::serialize(body);
+    return r;
+  }
+
+  Result<EmbeddingsResult> decode_embeddings(std::string_view body) const override {
+    auto bad = [&](std::string_view why) {
+      return ApiError::bad_gateway("provider '" + name_ + "' returned unusable embeddings: " +
+                                   std::string(why));
+    };
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return bad("not JSON");
+    const auto* list = v.get_object().if_contains("embeddings");
+    if (!list || !list->is_array()) return bad("no embeddings array");
+    EmbeddingsResult out;
+    for (const auto& item : list->get_array()) {
+      if (!item.is_array() || item.get_array().empty()) return bad("an embedding is not an array");
+      auto& vec = out.vectors.emplace_back();
+      for (const auto& x : item.get_array()) {
+        if (!x.is_number()) return bad("a value is not a number");
+        vec.push_back(static_cast<float>(x.to_number<double>()));
+      }
+      if (vec.size() != out.vectors.front().size()) return bad("the vectors differ in dimension");
+    }
+    if (const auto* n = v.get_object().if_contains("prompt_eval_count"); n && n->is_int64())
+      out.usage.prompt_tokens = n->get_int64();
+    return out;
   }
 
   Result<ChatResponse> decode_chat(std::string&& body, bool) const override {

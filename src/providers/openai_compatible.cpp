@@ -118,6 +118,48 @@ static int64_t int_or(const json::object& o, std::string_view k) {
   return -1;
 }
 
+Result<EmbeddingsResult> decode_openai_embeddings(std::string_view provider,
+                                                  std::string_view body) {
+  auto bad = [&](std::string_view why) {
+    return ApiError::bad_gateway("provider '" + std::string(provider) +
+                                 "' returned unusable embeddings: " + std::string(why));
+  };
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return bad("not JSON");
+  const auto* data = v.get_object().if_contains("data");
+  if (!data || !data->is_array()) return bad("no data array");
+  EmbeddingsResult out;
+  out.vectors.resize(data->get_array().size());
+  std::size_t next = 0;
+  for (const auto& item : data->get_array()) {
+    const auto* o = item.if_object();
+    const auto* emb = o ? o->if_contains("embedding") : nullptr;
+    if (!emb || !emb->is_array()) return bad("an item has no embedding array");
+    std::size_t index = next++;
+    if (const auto* i = o->if_contains("index"); i && i->is_int64()) {
+      if (i->get_int64() < 0 || static_cast<std::size_t>(i->get_int64()) >= out.vectors.size())
+        return bad("an index is out of range");
+      index = static_cast<std::size_t>(i->get_int64());
+    }
+    auto& vec = out.vectors[index];
+    if (!vec.empty()) return bad("an index repeats");
+    vec.reserve(emb->get_array().size());
+    for (const auto& x : emb->get_array()) {
+      if (!x.is_number()) return bad("a value is not a number");
+      vec.push_back(static_cast<float>(x.to_number<double>()));
+    }
+    if (vec.empty()) return bad("an embedding is empty");
+  }
+  for (const auto& vec : out.vectors) {
+    if (vec.empty()) return bad("an input has no vector");
+    if (vec.size() != out.vectors.front().size()) return bad("the vectors differ in dimension");
+  }
+  if (const auto* u = v.get_object().if_contains("usage"); u && u->is_object())
+    out.usage = parse_openai_usage(u->get_object());
+  return out;
+}
+
 Usage parse_openai_usage(const json::object& u) {
   Usage usage;
   usage.cache_write_tokens = int_or(u, "cache_write_tokens");
@@ -309,6 +351,7 @@ class OpenAiCompatible final : public Provider {
     caps_.json_schema = true;
     caps_.thinking = true;
     caps_.stream_usage_option = v.stream_usage_option;
+    caps_.embeddings = true;
     dialect_.stream_usage_option = v.stream_usage_option && !v.strip_stream_options;
     dialect_.max_completion_tokens = v.kind == "openai" || v.kind == "azure";
     dialect_.reasoning_content = false;
@@ -386,6 +429,33 @@ class OpenAiCompatible final : public Provider {
 
   ApiError map_error(int status, std::string_view body, std::string_view retry_after) const override {
     return map_openai_error(name_, status, body, retry_after);
+  }
+
+  // POST <chat path with /chat/completions replaced by /embeddings> (Azure's deployment path
+  // and api-version stay).
+  Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const override {
+    UpstreamRequest r;
+    r.path = path_.chat(call.upstream_model);
+    const std::size_t q = r.path.find('?');
+    std::string_view chat = "/chat/completions";
+    const std::size_t at = r.path.rfind(chat, q);
+    if (at == std::string::npos)
+      return ApiError::invalid_request("provider '" + name_ + "': no embeddings path");
+    r.path.replace(at, chat.size(), "/embeddings");
+    r.header_block = headers_json_;
+    json::object body;
+    body["model"] = call.upstream_model;
+    json::array input;
+    for (const auto& text : call.inputs) input.emplace_back(text);
+    body["input"] = std::move(input);
+    if (call.dimensions > 0) body["dimensions"] = call.dimensions;
+    body["encoding_format"] = "float";
+    r.body = json::serialize(body);
+    return r;
+  }
+
+  Result<EmbeddingsResult> decode_embeddings(std::string_view body) const override {
+    return decode_openai_embeddings(name_, body);
   }
 
  private:

@@ -28,6 +28,11 @@ std::string encode_openai_body(const boost::json::object& request, std::string_v
 // the whole body; false when that object is not found in that place.
 bool find_usage(std::string_view body, Usage& usage);
 
+// Decodes OpenAI's embeddings answer ({"data":[{"index","embedding":[...]}], "usage"}); a
+// malformed one is a 502 naming `provider`.
+Result<EmbeddingsResult> decode_openai_embeddings(std::string_view provider,
+                                                  std::string_view body);
+
 // Maps an OpenAI-style error answer from provider `name` to the error the client sees.
 ApiError map_openai_error(std::string_view name, int status, std::string_view body,
                           std::string_view retry_after);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,19 @@ struct Capabilities {
   bool json_schema = false;      // response_format json_schema, enforced by the provider
   bool thinking = false;         // reasoning effort / thinking budget, thinking in answers
   bool stream_usage_option = false;  // accepts stream_options.include_usage
+  bool embeddings = false;       // encode_embeddings / decode_embeddings
+};
+
+// An embeddings call (the semantic cache's vectors).
+struct EmbeddingsCall {
+  std::string_view upstream_model;
+  std::span<const std::string> inputs;  // texts, one vector each
+  int dimensions = 0;                   // 0: the model's default
+};
+
+struct EmbeddingsResult {
+  std::vector<std::vector<float>> vectors;  // in the order of the inputs
+  Usage usage;
 };
 
 // Reads OpenAI's "usage" object; fields absent stay -1.
@@ -164,6 +178,15 @@ class Provider {
   // "stream"). Default: an error (the gateway then estimates).
   virtual Result<UpstreamRequest> encode_count_tokens(const ChatCall& call) const {
     return ApiError::invalid_request("provider '" + name() + "' cannot count tokens");
+  }
+  // Builds the upstream request for an embeddings call (when capabilities().embeddings).
+  // Default: an error naming the provider.
+  virtual Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const {
+    return ApiError::invalid_request("provider '" + name() + "' has no embeddings");
+  }
+  // Decodes a 2xx embeddings answer: one vector per input, all of one dimension.
+  virtual Result<EmbeddingsResult> decode_embeddings(std::string_view body) const {
+    return ApiError::bad_gateway("provider '" + name() + "' has no embeddings");
   }
   // Copies the provider's rate-limit headers as OpenAI's x-ratelimit-* names (the default
   // copies x-ratelimit-* as they are). They go to the client and the audit.
