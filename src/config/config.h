@@ -161,6 +161,7 @@ struct RouteConfig {
   FailoverConfig failover;
   std::vector<RouteRuleConfig> rules;  // checked in order before the targets
   RoutePromptsConfig prompts;
+  bool cache = true;  // false: this route's answers are never cached (docs/CACHING.md)
   int line = 0;
 };
 
@@ -441,6 +442,40 @@ struct GuardrailsConfig {
   bool active() const { return !checks.empty(); }
 };
 
+// ---- The answer cache (docs/CACHING.md) ----
+
+struct SemanticCacheConfig {
+  bool enabled = false;
+  // The embedding model: a route alias or "<provider>/<model>" of this config, called through
+  // torii's own provider layer.
+  std::string embedding_model;
+  int dimensions = 0;          // asked of the embedding model (0: the model's default)
+  double threshold = 0.92;     // cosine similarity a hit needs, in (0, 1]
+  bool guard = true;           // the false-hit guard (cache/guard.h)
+  int64_t max_entries = 100000;  // vectors in the node's index
+  std::chrono::milliseconds timeout{2000};  // the embedding call; past it: a plain miss
+};
+
+struct CacheConfig {
+  bool enabled = false;
+  std::string store = "memory";  // memory | redis
+  RedisConfig redis;             // store: redis
+  std::chrono::milliseconds ttl{3600 * 1000};
+  int64_t max_entries = 10000;           // memory store
+  int64_t max_bytes = 256ll << 20;       // memory store: bodies + keys
+  int64_t max_entry_bytes = 1ll << 20;   // a bigger answer is not cached
+  // A request whose temperature is above this is not cached (a sampled answer is one draw of
+  // many). A request without temperature has the provider's default, counted as 1.
+  double max_temperature = 0;
+  std::string scope = "consumer";  // consumer | group | shared: who shares entries
+  std::vector<std::string> routes;  // the routes cached; empty: every route (see RouteConfig::cache)
+  SemanticCacheConfig semantic;
+  // Set by the loader: a digest of the `guardrails:` and `prompts:` sections. The cache key
+  // includes it, so an answer shaped by other checks or templates is never served.
+  std::string answers_digest;
+  bool active() const { return enabled; }
+};
+
 // ---- The prompt library (docs/PROMPTS.md) ----
 // Texts may hold placeholders ({{vars.text}}, {{consumer.metadata.team}}...), parsed at snapshot
 // build (prompts/template.h) and rendered per request.
@@ -489,6 +524,7 @@ struct Config {
   QuotasConfig quotas;
   GuardrailsConfig guardrails;
   PromptsConfig prompts;
+  CacheConfig cache;
   AuditConfig audit;
   TracingConfig tracing;
   bool metrics = true;  // GET /metrics

@@ -44,6 +44,12 @@ guardrails:  # a prompt carrying a cloud key or a provider key is denied (400 gu
   checks:
     - {id: no-secrets, kind: secrets, phase: [before, after]}
     - {id: pii, kind: pii, action: mask, reinflate: true, entities: [email, phone]}
+cache:     # the demo route's answers are kept 10 minutes: ask twice, the second answer comes
+           # from the cache (x-torii-cache: hit, no tokens, no cost). The mock answers alike
+           # at any temperature, so every temperature is cached here (the default: only 0).
+  routes: [demo]
+  max_temperature: 2
+  ttl_seconds: 600
 audit:     # every request, under the working directory; GET /metrics is on (the default)
   sinks:
     - {type: sqlite, path: data/audit/audit.db}

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "config/config.h"
-#include "config/loader_prompts.h"
+#include "config/loader_cache.h"
 #include "providers/registry.h"
 
 namespace torii {
@@ -25,9 +25,9 @@ namespace {
 
 using namespace config_detail;
 
-class Loader final : public PromptsLoader {
+class Loader final : public CacheLoader {
  public:
-  using PromptsLoader::PromptsLoader;
+  using CacheLoader::CacheLoader;
 
   Result<Config> run(const std::string& text) {
     YAML::Node root;
@@ -43,15 +43,15 @@ class Loader final : public PromptsLoader {
     cfg.source = source_;
     if (!root.IsMap()) {
       error(root, "", "the document must be a mapping with server, providers, routes, auth, "
-                      "authorization, vault, egress, quotas, prices, guardrails, prompts, audit, "
+                      "authorization, vault, egress, quotas, prices, guardrails, prompts, cache, audit, "
                       "tracing, metrics");
     } else {
       // The vault first: the other sections' secrets may be ${vault:NAME/KEY} references.
       if (root["vault"] && !root["vault"].IsNull()) vault(root["vault"], "vault", cfg);
       each_key(root, "",
                {"server", "providers", "routes", "auth", "authorization", "vault", "egress",
-                "quotas", "prices", "guardrails", "prompts", "audit", "tracing", "metrics",
-                "admin"},
+                "quotas", "prices", "guardrails", "prompts", "cache", "audit", "tracing",
+                "metrics", "admin"},
                [&](const std::string& key, const YAML::Node& v, const std::string& path) {
                  if (key == "server") server(v, path, cfg.server);
                  if (key == "admin") admin(v, path, cfg.admin);
@@ -64,6 +64,7 @@ class Loader final : public PromptsLoader {
                  if (key == "prices") prices(v, path, cfg);
                  if (key == "guardrails") guardrails(v, path, cfg);
                  if (key == "prompts") prompts(v, path, cfg);
+                 if (key == "cache") cache(v, path, cfg);
                  if (key == "audit") audit(v, path, cfg);
                  if (key == "tracing") tracing(v, path, cfg);
                  if (key == "metrics") boolean(v, path, cfg.metrics);
@@ -72,6 +73,7 @@ class Loader final : public PromptsLoader {
       check_identity(cfg);
       check_guardrails(cfg);
       check_prompts(cfg);
+      check_cache(root, cfg);
     }
     if (auto e = errors()) return *e;
     return cfg;

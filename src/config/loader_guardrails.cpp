@@ -12,20 +12,6 @@ namespace torii::config_detail {
 
 namespace json = boost::json;
 
-namespace {
-
-std::optional<double> number(const YAML::Node& v) {
-  if (!v.IsScalar()) return std::nullopt;
-  const std::string& s = v.Scalar();
-  double d = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(d))
-    return std::nullopt;
-  return d;
-}
-
-}  // namespace
-
 json::value yaml_to_json(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Sequence: {
@@ -47,7 +33,7 @@ json::value yaml_to_json(const YAML::Node& n) {
       int64_t i = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
       if (!s.empty() && ec == std::errc() && end == s.data() + s.size()) return i;
-      if (auto d = number(n)) return *d;
+      if (auto d = yaml_number(n)) return *d;
       return json::string(s);
     }
     default:
@@ -155,7 +141,7 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
           }
         }
         if (k == "entropy_threshold") {
-          auto d = number(x);
+          auto d = yaml_number(x);
           if (!d || *d <= 0 || *d > 8) error(x, p, "must be a number in (0, 8] (bits per byte)");
           else c.entropy_threshold = *d;
         }
@@ -178,7 +164,7 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
         if (k == "model") set_str(x, p, c.model);
         if (k == "prompt") set_str(x, p, c.prompt);
         if (k == "threshold") {
-          auto d = number(x);
+          auto d = yaml_number(x);
           if (!d || *d < 0 || *d > 1) error(x, p, "must be a number in [0, 1]");
           else c.threshold = *d;
         }
@@ -187,7 +173,7 @@ void GuardrailsLoader::check(const YAML::Node& v, const std::string& path, Guard
           if (!x.IsMap()) return error(x, p, "must be a mapping of category to score in [0, 1]");
           for (const auto& kv : x) {
             const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
-            auto d = number(kv.second);
+            auto d = yaml_number(kv.second);
             if (name.empty()) error(kv.first, p, "categories are non-empty strings");
             else if (!d || *d < 0 || *d > 1)
               error(kv.second, key_path(p, name), "must be a number in [0, 1]");

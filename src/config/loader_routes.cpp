@@ -266,7 +266,7 @@ void RoutesLoader::routes(const YAML::Node& v, const std::string& path, Config& 
     std::set<std::string> got;
     each_key(v[i], rp,
              {"name", "group", "strategy", "targets", "retry", "failover_on",
-              "failover_on_errors", "rules", "prompts"},
+              "failover_on_errors", "rules", "prompts", "cache"},
              [&](const std::string& k, const YAML::Node& x, const std::string& p) {
                got.insert(k);
                if (k == "name") {
@@ -316,6 +316,7 @@ void RoutesLoader::routes(const YAML::Node& v, const std::string& path, Config& 
                if (k == "failover_on_errors") r.failover.errors = strings(x, p);
                if (k == "rules") rules(x, p, r, lines);
                if (k == "prompts") route_prompts(x, p, r.prompts);
+               if (k == "cache") boolean(x, p, r.cache);
              });
     if (v[i].IsMap()) require(v[i], rp, got, {"name", "targets"});
     r.line = lines.name ? lines.name : line_of(v[i]);

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "core/log.h"
+#include "cache/cache_policy.h"
 #include "policies/audit/audit_policy.h"
 #include "policies/auth/auth_policy.h"
 #include "policies/quota/quota_policy.h"
@@ -368,6 +369,14 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(Config config,
     auto prompt_policy = make_prompt_policy(*s);
     if (!prompt_policy) return prompt_policy.error();
     s->policies.push_back(std::move(*prompt_policy));
+  }
+  // The cache: after the prompt library (the key covers the prompt as rendered), before the
+  // guardrails (their edits never reach the key, and its response hooks, in reverse, see the
+  // answer the guardrails let through, as the client gets it).
+  if (s->config.cache.active()) {
+    auto cache = make_cache_policy(*s);
+    if (!cache) return cache.error();
+    s->policies.push_back(std::move(*cache));
   }
   // Last: the texts it checks are the ones that go upstream (after the prompt contexts), and
   // its after-phase hooks run first on the answer (reverse order).

@@ -1,6 +1,18 @@
 #include "config/yaml_reader.h"
 
+#include <cmath>
+
 namespace torii::config_detail {
+
+std::optional<double> yaml_number(const YAML::Node& v) {
+  if (!v.IsScalar()) return std::nullopt;
+  const std::string& s = v.Scalar();
+  double d = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(d))
+    return std::nullopt;
+  return d;
+}
 
 // Levenshtein distance, to suggest the key a typo meant.
 std::size_t distance(const std::string& a, const std::string& b) {

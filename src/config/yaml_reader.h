@@ -29,6 +29,9 @@ inline bool is_token_char(char c) {  // RFC 9110 tchar
          std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
+// A finite number written as a YAML scalar; nullopt for anything else.
+std::optional<double> yaml_number(const YAML::Node& v);
+
 inline std::string index_path(const std::string& path, std::size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }

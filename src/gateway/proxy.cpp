@@ -200,6 +200,7 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
           co_return Outcome::stop;
         }
       }
+      if (ctx.stream_record) *ctx.stream_record += out;  // the cache keeps what was sent
       if (!co_await ex.write(out)) {
         ctx.client_disconnected = true;  // dropping `resp` closes the upstream connection
         co_return Outcome::stop;
@@ -250,6 +251,7 @@ Task<Outcome> relay_stream(RequestContext& ctx, Exchange& ex, const Provider& pr
   const std::string trailer = cost_trailer(ctx);
   const auto& chain = ctx.snapshot->policies;
   for (std::size_t i = ran; i-- > 0;) chain[i]->on_stream_end(ctx);
+  if (ctx.stream_record) *ctx.stream_record += out;
   if (co_await ex.write(out)) {
     co_await ex.finish_stream(trailer);
   } else {

@@ -51,6 +51,13 @@ class Verdict {
     v.p_->headers = std::move(headers);
     return v;
   }
+  // Answer the client now with `body`, a complete Server-Sent Events stream: it is sent as a
+  // stream, one event per write (a cached streamed answer).
+  static Verdict respond_stream(std::string body, Headers headers = {}) {
+    Verdict v = respond(200, std::move(body), std::move(headers));
+    v.p_->stream = true;
+    return v;
+  }
   // Stop with an error in the client's API shape.
   static Verdict reject(ApiError error) {
     Verdict v(Kind::reject);
@@ -62,6 +69,7 @@ class Verdict {
   Kind kind() const { return kind_; }
   bool is_next() const { return kind_ == Kind::next; }
   int status() const { return p_ ? p_->status : 200; }
+  bool streamed() const { return p_ && p_->stream; }
   std::string& body() { return payload().body; }
   Headers& headers() { return payload().headers; }
   const ApiError& error() const {
@@ -72,6 +80,7 @@ class Verdict {
  private:
   struct Payload {
     int status = 200;
+    bool stream = false;
     std::string body;
     Headers headers;
     ApiError error;

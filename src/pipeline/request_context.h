@@ -92,6 +92,17 @@ struct GuardrailResult {
   int64_t latency_us = 0;   // summed over a stream's windows
 };
 
+// What the answer cache did (docs/CACHING.md), for the headers, the audit and the metrics.
+struct CacheResult {
+  std::string_view status;  // "" (no cache) | "hit" | "semantic-hit" | "miss" | "bypass"
+  std::string_view reason;  // bypass: why ("no-cache", "temperature", "route", ...)
+  float similarity = -1;      // semantic-hit: the cosine similarity
+  int64_t saved_micros = -1;  // a hit: what the cached call cost (-1: unpriced)
+  // The client's body directive "torii": {"cache": ...} (read and removed by the runner):
+  // no_lookup ("no-cache": answer fresh, store it), no_store ("no-store" or false: neither).
+  bool no_lookup = false, no_store = false;
+};
+
 // A policy's hold on a streamed answer's text (the guardrails): it sees the canonical events
 // before the other policies' on_chunk and the encoder, and forwards them to `out`, possibly
 // later, rewritten or merged. The proxy then decodes the stream into canonical events even
@@ -189,6 +200,10 @@ struct RequestContext {
   Timings timings;
   std::vector<GuardrailResult> guardrails;  // every guardrail that ran, in order
   StreamFilter* stream_filter = nullptr;    // set by a policy's on_request (owned by its state)
+  CacheResult cache;
+  // A policy that keeps a streamed answer's bytes (the cache) points this at its buffer: the
+  // proxy appends each piece exactly as it is written to the client.
+  std::string* stream_record = nullptr;
 
   // The state slot of type T (created on first use, in the request's memory: no malloc). One
   // per type per request.

@@ -87,6 +87,40 @@ struct CompleteGuard {
   }
 };
 
+// The end of the next Server-Sent Event in `body` from `at` (past its blank line), or npos.
+std::size_t next_event_end(std::string_view body, std::size_t at) {
+  for (std::size_t i = body.find('\n', at); i != std::string_view::npos; i = body.find('\n', i + 1)) {
+    if (i + 1 < body.size() && body[i + 1] == '\n') return i + 2;
+    if (i + 2 < body.size() && body[i + 1] == '\r' && body[i + 2] == '\n') return i + 3;
+  }
+  return std::string_view::npos;
+}
+
+// A complete SSE body sent as a stream, one event per chunk (a cached streamed answer: the
+// client's SDK sees the events arrive as they did the first time, not one block).
+Task<void> answer_stream(RequestContext& ctx, Exchange& ex, Headers h, std::string body) {
+  if (find_header(h, "content-type").empty()) h.emplace_back("content-type", "text/event-stream");
+  h.emplace_back("cache-control", "no-cache");
+  ctx.stream_started = true;
+  if (!co_await ex.start_stream(ctx.status, std::move(h))) {
+    ctx.client_disconnected = true;
+    co_return;
+  }
+  ctx.timings.first_byte = Clock::now();
+  const std::string_view all = body;
+  std::size_t at = 0;
+  while (at < all.size()) {
+    std::size_t end = next_event_end(all, at);
+    if (end == std::string_view::npos) end = all.size();
+    if (!co_await ex.write(all.substr(at, end - at))) {
+      ctx.client_disconnected = true;
+      co_return;
+    }
+    at = end;
+  }
+  if (!co_await ex.finish_stream()) ctx.client_disconnected = true;
+}
+
 Task<void> answer(RequestContext& ctx, Exchange& ex, Verdict& v) {
   if (v.kind() == Verdict::Kind::reject) {
     co_await send_error(ctx, ex, v.error());
@@ -96,8 +130,39 @@ Task<void> answer(RequestContext& ctx, Exchange& ex, Verdict& v) {
   Headers h = std::move(v.headers());
   h.emplace_back("x-request-id", ctx.request_id);
   for (const auto& [name, value] : ctx.response_headers) h.emplace_back(name, value);
+  if (v.streamed()) {
+    co_await answer_stream(ctx, ex, std::move(h), std::move(v.body()));
+    co_return;
+  }
   if (find_header(h, "content-type").empty()) h.emplace_back("content-type", "application/json");
-  co_await ex.respond(v.status(), std::move(h), std::move(v.body()));
+  if (!co_await ex.respond(v.status(), std::move(h), std::move(v.body())))
+    ctx.client_disconnected = true;
+}
+
+// The client's cache directive in the body, "torii": {"cache": "no-cache" | "no-store" | true
+// | false}: read into ctx.cache and removed (with "torii" when nothing else is left in it), so
+// that no provider sees it. Other members of "torii" are the prompt library's.
+std::optional<ApiError> take_cache_directive(RequestContext& ctx) {
+  auto* torii = ctx.request.if_contains("torii");
+  if (!torii || !torii->is_object()) return std::nullopt;
+  auto& o = torii->get_object();
+  const auto* c = o.if_contains("cache");
+  if (!c) return std::nullopt;
+  if (c->is_bool()) {
+    ctx.cache.no_lookup = ctx.cache.no_store = !c->get_bool();
+  } else if (c->is_string() && c->get_string() == "no-cache") {
+    ctx.cache.no_lookup = true;
+  } else if (c->is_string() && c->get_string() == "no-store") {
+    ctx.cache.no_lookup = ctx.cache.no_store = true;
+  } else {
+    return ApiError::invalid_request(
+        "'torii.cache' must be true, false, \"no-cache\" or \"no-store\"", "torii.cache",
+        "invalid_torii_field");
+  }
+  o.erase("cache");
+  if (o.empty()) ctx.request.stable_erase("torii");
+  mark_request_edited(ctx);
+  return std::nullopt;
 }
 
 ApiError body_error(BodyError e, const ServerOptions& opt) {
@@ -184,6 +249,10 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
   ctx.model = std::move(info->model);
   ctx.stream = info->stream;
   ctx.client_wants_usage = info->include_usage;
+  if (auto bad = take_cache_directive(ctx)) {
+    co_await send_error(ctx, ex, *bad);
+    co_return;
+  }
 
   ctx.route = snap.resolve(ctx.model, ctx.principal.groups, scratch);
   if (ctx.route && !ctx.route->rules.empty()) ctx.route = apply_rules(ctx, *ctx.route, scratch);
