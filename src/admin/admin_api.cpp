@@ -729,6 +729,12 @@ class AdminHandler final : public Handler {
     if (r) record(q.who.user, "reset", "rate-limits/" + q.params[0]);
     return r;
   }
+  Result<Reply> cache_stats(Req& q) { return query(q, &query_cache); }
+  Result<Reply> cache_purge(Req& q) {
+    auto r = query(q, &purge_cache);
+    if (r) record(q.who.user, "purge", "cache");
+    return r;
+  }
   Result<Reply> budget_reset(Req& q) {
     auto r = query(q, &reset_budget);
     if (r) record(q.who.user, "reset", "budgets/" + q.params[0]);
@@ -859,6 +865,8 @@ std::vector<RouteDef> AdminHandler::make_routes() {
   add("GET", "/api/v1/audit/events", V, &H::audit_events);
   add("GET", "/api/v1/usage", V, &H::usage);
   add("GET", "/api/v1/health/providers", V, &H::provider_health);
+  add("GET", "/api/v1/cache", V, &H::cache_stats);
+  add("DELETE", "/api/v1/cache/entries", E, &H::cache_purge);
   return r;
 }
 

@@ -1,6 +1,9 @@
 // The admin API's queries over live state (see admin_queries.h).
 #include "admin/admin_queries.h"
 
+#include "cache/cache_policy.h"
+#include "cache/key.h"
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -118,7 +121,95 @@ Result<std::string> reset_of(const QueryContext& c, bool budget) {
   return json::serialize(o);
 }
 
+Result<std::shared_ptr<cache::Cache>> cache_of(const QueryContext& c) {
+  const CacheConfig& cfg = c.snapshot->config.cache;
+  if (!cfg.enabled) return ApiError::not_found("the cache is not enabled (config: cache)");
+  return cache::shared_cache(cfg);
+}
+
 }  // namespace
+
+Result<std::string> query_cache(const QueryContext& c) {
+  const CacheConfig& cfg = c.snapshot->config.cache;
+  json::object o;
+  o["enabled"] = cfg.enabled;
+  if (cfg.enabled) {
+    auto cache = cache_of(c);
+    if (!cache) return cache.error();
+    const cache::StoreStats st = (*cache)->store->stats();
+    o["store"] = cfg.store;
+    o["scope"] = cfg.scope;
+    o["ttl_seconds"] = cfg.ttl.count() / 1000;
+    o["max_temperature"] = cfg.max_temperature;
+    o["entries"] = st.entries;
+    o["bytes"] = st.bytes;
+    o["evictions"] = st.evictions;
+    json::object sem;
+    sem["enabled"] = cfg.semantic.enabled;
+    if (cfg.semantic.enabled) {
+      sem["embedding_model"] = cfg.semantic.embedding_model;
+      sem["threshold"] = cfg.semantic.threshold;
+      sem["guard"] = cfg.semantic.guard;
+      sem["vectors"] = (*cache)->index->size();
+      sem["memory_bytes"] = (*cache)->index->memory_bytes();
+    }
+    o["semantic"] = std::move(sem);
+  }
+  return json::serialize(o);
+}
+
+Result<std::string> purge_cache(const QueryContext& c) {
+  auto cache = cache_of(c);
+  if (!cache) return cache.error();
+  const std::string key = param(c, "key"), consumer = param(c, "consumer"),
+                    group = param(c, "group"), shared = param(c, "shared");
+  const int given = !key.empty() + !consumer.empty() + !group.empty() + !shared.empty();
+  if (given > 1)
+    return ApiError::invalid_request("give one of key, consumer, group, shared (or none: all)");
+  json::object o;
+  if (!key.empty()) {
+    // "<16 hex scope>:<64 hex>", as x-torii-cache-key shows it.
+    const bool valid = key.size() == 16 + 1 + 64 && key[16] == ':' &&
+                       std::all_of(key.begin(), key.end(), [](char ch) {
+                         return ch == ':' || std::isdigit(static_cast<unsigned char>(ch)) ||
+                                (ch >= 'a' && ch <= 'f');
+                       });
+    if (!valid)
+      return ApiError::invalid_request("key: a cache key as x-torii-cache-key shows it", "key");
+    auto n = run_sync((*cache)->store->erase(key));
+    if (!n) return n.error();
+    (*cache)->index->erase(key);
+    o["deleted"] = *n;
+    o["key"] = key;
+    return json::serialize(o);
+  }
+  std::string prefix, scope;
+  if (!consumer.empty()) scope = "consumer:" + consumer;
+  if (!group.empty()) {
+    // As tenant_of() writes it: the groups sorted, comma-separated.
+    std::vector<std::string> groups;
+    std::size_t at = 0;
+    while (at <= group.size()) {
+      std::size_t comma = std::min(group.find(',', at), group.size());
+      if (comma > at) groups.push_back(group.substr(at, comma - at));
+      at = comma + 1;
+    }
+    std::sort(groups.begin(), groups.end());
+    scope = "group:";
+    for (std::size_t i = 0; i < groups.size(); ++i) (scope += i ? "," : "") += groups[i];
+  }
+  if (!shared.empty()) {
+    if (shared != "true") return ApiError::invalid_request("shared: must be true", "shared");
+    scope = "shared";
+  }
+  if (!scope.empty()) prefix = cache::scope_digest(scope) + ":";
+  auto n = run_sync((*cache)->store->purge(prefix));
+  if (!n) return n.error();
+  o["deleted"] = *n;
+  o["vectors_deleted"] = (*cache)->index->purge(prefix);
+  if (!scope.empty()) o["scope"] = scope;
+  return json::serialize(o);
+}
 
 Result<std::string> query_limit_usage(const QueryContext& c) { return usage_of(c, false); }
 Result<std::string> query_budget_usage(const QueryContext& c) { return usage_of(c, true); }

@@ -33,6 +33,12 @@ Result<std::string> query_budget_usage(const QueryContext& c);
 Result<std::string> reset_limit(const QueryContext& c);
 Result<std::string> reset_budget(const QueryContext& c);
 
+// GET /api/v1/cache: the answer cache's configuration and sizes (docs/CACHING.md).
+Result<std::string> query_cache(const QueryContext& c);
+// DELETE /api/v1/cache/entries?key=|consumer=|group=|shared=true: purges one entry, one
+// tenant's entries, or (no parameter) everything; the semantic index follows.
+Result<std::string> purge_cache(const QueryContext& c);
+
 // "2026-11-22T10:00:00Z" (or with an offset) or Unix milliseconds -> Unix milliseconds.
 Result<int64_t> parse_time_param(const std::string& text, const std::string& name);
 

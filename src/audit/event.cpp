@@ -1,5 +1,7 @@
 #include "audit/event.h"
 
+#include <cstdio>
+
 #include "core/json_text.h"
 
 #include <cstring>
@@ -125,6 +127,14 @@ std::string to_json(const AuditEvent& e) {
   if (e.cost_micros >= 0) append_json_int(out, e.cost_micros);
   else out += "null";
   w.str("cache", e.cache);
+  w.opt("cache_reason", e.cache_reason);
+  if (e.cache_similarity >= 0) {
+    w.key("cache_similarity");
+    char buf[16];
+    const int n = std::snprintf(buf, sizeof buf, "%.4f", e.cache_similarity);
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  if (e.cache_saved_micros >= 0) w.num("cache_saved_micros", e.cache_saved_micros);
   w.key("guardrails");
   out += '[';
   for (std::size_t i = 0; i < e.guardrails.size(); ++i) {

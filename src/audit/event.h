@@ -76,6 +76,9 @@ struct AuditEvent {
   UsageRecord usage;
   int64_t cost_micros = -1;  // micro-USD; -1: not priced
   std::string cache = "off"; // off | miss | hit | semantic_hit | bypass
+  std::string cache_reason;       // bypass: why; miss: the guard's refusal, if one
+  double cache_similarity = -1;   // semantic_hit: the cosine similarity
+  int64_t cache_saved_micros = -1;  // a hit: what the cached call had cost (-1: unpriced)
   std::vector<GuardrailRecord> guardrails;
 
   // Timings (µs): the gateway's own share (total minus the answering upstream call), first

@@ -80,6 +80,12 @@ struct RequestMetrics::Impl {
           .Name("torii_cache_requests_total")
           .Help("Requests by cache outcome (off, miss, hit, semantic_hit, bypass).")
           .Register(*registry);
+  prometheus::Family<Counter>& cache_saved =
+      prometheus::BuildCounter()
+          .Name("torii_cache_saved_usd_total")
+          .Help("What the answers served from the cache had cost when first asked, in USD.")
+          .Register(*registry);
+  Counter& cache_saved_usd = cache_saved.Add({});
   prometheus::Family<Counter>& guardrail_denials =
       prometheus::BuildCounter()
           .Name("torii_guardrail_denials_total")
@@ -182,6 +188,7 @@ void RequestMetrics::observe(const AuditEvent& e) {
       if (counts[i] > 0) ct->second.tokens[i]->Increment(static_cast<double>(counts[i]));
     if (e.cost_micros > 0) ct->second.cost->Increment(static_cast<double>(e.cost_micros) / 1e6);
   }
+  if (e.cache_saved_micros > 0) m.cache_saved_usd.Increment(e.cache_saved_micros / 1e6);
   for (const GuardrailRecord& g : e.guardrails)
     if (g.action == "deny") m.guardrail_denials.Add({{"guardrail", g.name}}).Increment();
 }

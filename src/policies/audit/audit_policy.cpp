@@ -179,6 +179,12 @@ audit::AuditEvent audit_event_of(const RequestContext& ctx) {
     upstream_us += r.duration_us;
   }
 
+  if (!ctx.cache.status.empty()) {
+    e.cache = ctx.cache.status == "semantic-hit" ? "semantic_hit" : std::string(ctx.cache.status);
+    e.cache_reason = ctx.cache.reason;
+    e.cache_similarity = ctx.cache.similarity;
+    e.cache_saved_micros = ctx.cache.saved_micros;
+  }
   e.guardrails.reserve(ctx.guardrails.size());
   for (const GuardrailResult& g : ctx.guardrails) {
     audit::GuardrailRecord& r = e.guardrails.emplace_back();
