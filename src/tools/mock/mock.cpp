@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "tools/mock/mock_embedding.h"
 #include "tools/mock/mock_format.h"
 #include "tools/mock/mock_wire.h"
 
@@ -85,7 +86,8 @@ class MockHandler final : public Handler {
   std::string stats_json() const;
   std::string reset();
   Task<void> count_tokens(Exchange& ex);
-  Task<void> moderation(Exchange& ex);
+  enum class JsonEndpoint { moderation, embeddings };
+  Task<void> json_post(Exchange& ex, JsonEndpoint endpoint);
   std::string last_json();
 
   const MockKnobs defaults_;
@@ -94,7 +96,7 @@ class MockHandler final : public Handler {
   std::unique_ptr<Counter[]> format_requests_;  // chat requests per format, as formats_
   Counter requests_, chat_requests_, streams_started_, streams_completed_, streams_aborted_,
       streams_reset_, active_streams_, next_id_, fail_first_seen_, moderation_requests_,
-      next_moderation_id_;
+      next_moderation_id_, embedding_requests_;
   std::mutex last_mutex_;
   LastRequest last_;  // guarded by last_mutex_
 };
@@ -145,7 +147,10 @@ Task<void> MockHandler::handle(Exchange& ex) {
     if (post) co_await chat(ex, format);
     else co_await wrong_method("POST");
   } else if (path == "/v1/moderations" || path == "/moderations") {
-    if (post) co_await moderation(ex);
+    if (post) co_await json_post(ex, JsonEndpoint::moderation);
+    else co_await wrong_method("POST");
+  } else if (path == "/v1/embeddings" || path == "/embeddings") {
+    if (post) co_await json_post(ex, JsonEndpoint::embeddings);
     else co_await wrong_method("POST");
   } else if (path == "/v1/messages/count_tokens") {
     if (post) co_await count_tokens(ex);
@@ -198,9 +203,10 @@ Task<void> MockHandler::count_tokens(Exchange& ex) {
   co_await ex.respond(200, json_headers(), "{\"input_tokens\":" + std::to_string(tokens) + "}");
 }
 
-// OpenAI's moderations (mock_moderation in mock_wire.h), after the knobs latency_ms and the
-// injected faults (status, fail_percent, fail_first). Recorded as the last request.
-Task<void> MockHandler::moderation(Exchange& ex) {
+// OpenAI's moderations (mock_moderation in mock_wire.h) and embeddings (mock_embeddings in
+// mock_embedding.h), after the knobs latency_ms and the injected faults (status, fail_percent,
+// fail_first). Recorded as the last request.
+Task<void> MockHandler::json_post(Exchange& ex, JsonEndpoint endpoint) {
   switch (co_await ex.read_body()) {
     case BodyError::none: break;
     case BodyError::too_large:
@@ -209,11 +215,13 @@ Task<void> MockHandler::moderation(Exchange& ex) {
       co_return co_await send_error(ex, ApiError::invalid_request("malformed request body"));
     default: co_return;
   }
-  ++moderation_requests_;
+  const bool moderation = endpoint == JsonEndpoint::moderation;
+  ++(moderation ? moderation_requests_ : embedding_requests_);
   MockKnobs knobs = defaults_;
   json::error_code ec;
   const json::value doc = json::parse(ex.body(), ec);
-  Result<std::string> answer = mock_moderation(ex.body(), ++next_moderation_id_);
+  Result<std::string> answer = moderation ? mock_moderation(ex.body(), ++next_moderation_id_)
+                                          : mock_embeddings(ex.body());
   record_last(ex);
   if (auto r = apply_header_knobs(knobs, ex.head().headers); !r)
     co_return co_await send_error(ex, r.error());
@@ -235,7 +243,7 @@ Task<void> MockHandler::moderation(Exchange& ex) {
 std::string MockHandler::reset() {
   for (Counter* c : {&requests_, &chat_requests_, &streams_started_, &streams_completed_,
                      &streams_aborted_, &streams_reset_, &fail_first_seen_,
-                     &moderation_requests_})
+                     &moderation_requests_, &embedding_requests_})
     c->reset();
   for (std::size_t i = 0; i < formats_.size(); ++i) format_requests_[i].reset();
   {
@@ -303,6 +311,7 @@ std::string MockHandler::stats_json() const {
   o["streams_reset"] = streams_reset_.get();
   o["active_streams"] = active_streams_.get();
   o["moderation_requests"] = moderation_requests_.get();
+  o["embedding_requests"] = embedding_requests_.get();
   json::object formats;
   for (std::size_t i = 0; i < formats_.size(); ++i)
     formats[formats_[i]->name()] = format_requests_[i].get();

@@ -20,10 +20,11 @@ struct MockOptions {
 // A Handler (src/server/http.h) that emulates an OpenAI-compatible provider:
 //   POST /v1/chat/completions  chat.completion, or SSE chat.completion.chunk events
 //   POST /v1/moderations       OpenAI's moderation object (mock_moderation in mock_wire.h)
+//   POST /v1/embeddings        OpenAI's embeddings, deterministic (mock_embedding.h)
 //   GET  /v1/models            the configured models
 //   GET  /mock/stats           request and stream counters
-//   GET  /mock/last            the last chat or moderation request (method, target, headers,
-//                              body)
+//   GET  /mock/last            the last chat, moderation or embeddings request (method, target,
+//                              headers, body)
 //   POST /mock/reset           zeroes the counters and forgets the last request
 //   GET  /health               {"status":"ok"}
 // Unknown paths answer 404 and a wrong method 405, both as OpenAI error objects.
