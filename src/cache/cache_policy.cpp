@@ -4,11 +4,15 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "cache/embed.h"
 #include "cache/guard.h"
@@ -25,9 +29,40 @@ namespace torii {
 
 namespace cache {
 
+struct Cache::Reader {
+  net::io_context ioc{1};
+  net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+  std::thread thread;
+};
+
 Cache::~Cache() {
   if (vectors) vectors->stop();
+  if (reader) {
+    reader->work.reset();
+    reader->ioc.stop();
+    if (reader->thread.joinable()) reader->thread.join();
+  }
 }
+
+namespace {
+
+// Follows the Redis vector log into the node's index, on a thread of its own.
+void start_reader(Cache& c) {
+  c.reader = std::make_unique<Cache::Reader>();
+  SemanticIndex* index = c.index.get();  // outlives the reader (joined in ~Cache first)
+  c.vectors->start(c.reader->ioc.get_executor(), [index](VectorRecord r) {
+    index->add(r.partition, r.key, r.prompt, r.vector, r.expires_ms);
+  });
+  c.reader->thread = std::thread([r = c.reader.get()] {
+    try {
+      r->ioc.run();
+    } catch (const std::exception& e) {
+      log::warn("cache: the vector log reader stopped: {}", e.what());
+    }
+  });
+}
+
+}  // namespace
 
 Result<std::shared_ptr<Cache>> shared_cache(const CacheConfig& c) {
   static std::mutex mu;
@@ -48,10 +83,12 @@ Result<std::shared_ptr<Cache>> shared_cache(const CacheConfig& c) {
     RedisCache r = make_redis_cache(c.redis, c.max_entry_bytes, c.semantic.max_entries);
     made->store = std::move(r.store);
     made->vectors = std::move(r.vectors);
+    made->index = std::make_unique<SemanticIndex>(c.semantic.max_entries);
+    start_reader(*made);
   } else {
     made->store = make_memory_cache_store(c.max_entries, c.max_bytes, c.max_entry_bytes);
   }
-  made->index = std::make_unique<SemanticIndex>(c.semantic.max_entries);
+  if (!made->index) made->index = std::make_unique<SemanticIndex>(c.semantic.max_entries);
   caches[id] = made;
   return made;
 }
@@ -85,6 +122,14 @@ bool has_directive(std::string_view value, std::string_view directive) {
     at = comma + 1;
   }
   return false;
+}
+
+// A failing store or embedding model would otherwise log once per request: once a second.
+bool warn_now() {
+  static std::atomic<int64_t> last{0};
+  const int64_t now = unix_ms();
+  int64_t then = last.load(std::memory_order_relaxed);
+  return now - then >= 1000 && last.compare_exchange_strong(then, now);
 }
 
 std::string similarity_text(float s) {
@@ -142,7 +187,7 @@ class CachePolicy final : public Policy {
       }
       auto found = co_await shared_->store->lookup(st.keys.exact);
       if (!found) {
-        log::warn("cache: lookup failed: {}", found.error().message);
+        if (warn_now()) log::warn("cache: lookup failed: {}", found.error().message);
       } else if (*found) {
         co_return serve(ctx, **found, -1);
       }
@@ -152,10 +197,9 @@ class CachePolicy final : public Policy {
       auto vec = co_await cache::embed(embed_, std::move(text), cfg_.semantic.dimensions,
                                        cfg_.semantic.timeout);
       if (vec.vector.empty()) {
-        log::warn("cache: no embedding for the semantic lookup: {}", vec.cause);
+        if (warn_now()) log::warn("cache: no embedding for the semantic lookup: {}", vec.cause);
       } else {
         st.vector = std::move(vec.vector);
-        ensure_reading(ctx);
         auto candidates = shared_->index->search(st.keys.partition, st.vector,
                                                  static_cast<float>(cfg_.semantic.threshold), 4,
                                                  unix_ms());
@@ -311,25 +355,15 @@ class CachePolicy final : public Policy {
                     : Verdict::respond(200, e.body, std::move(h));
   }
 
-  // Starts the vector log's reader once, on a worker (Redis: the index follows the cluster).
-  void ensure_reading(RequestContext& ctx) const {
-    if (!shared_->vectors || shared_->reading.exchange(true)) return;
-    std::weak_ptr<cache::Cache> weak = shared_;
-    shared_->vectors->start(ctx.executor, [weak](cache::VectorRecord r) {
-      if (auto c = weak.lock())
-        c->index->add(r.partition, r.key, r.prompt, r.vector, r.expires_ms);
-    });
-  }
-
   static Task<void> put(std::shared_ptr<cache::Cache> c, std::string key,
                         std::shared_ptr<const Entry> e, std::chrono::milliseconds ttl) {
     auto r = co_await c->store->put(std::move(key), std::move(e), ttl);
-    if (!r) log::warn("cache: store failed: {}", r.error().message);
+    if (!r && warn_now()) log::warn("cache: store failed: {}", r.error().message);
   }
 
   static Task<void> publish(std::shared_ptr<cache::Cache> c, cache::VectorRecord rec) {
     auto r = co_await c->vectors->publish(std::move(rec));
-    if (!r) log::warn("cache: vector publish failed: {}", r.error().message);
+    if (!r && warn_now()) log::warn("cache: vector publish failed: {}", r.error().message);
   }
 
   const CacheConfig& cfg_;

@@ -5,7 +5,6 @@
 // chain: the key covers the prompt as rendered, the guardrails' edits never reach the key, and
 // its response hooks see the answer exactly as the client gets it (the guardrails' after phase
 // ran first).
-#include <atomic>
 #include <memory>
 
 #include "cache/semantic_index.h"
@@ -26,7 +25,10 @@ struct Cache {
   std::shared_ptr<CacheStore> store;
   std::shared_ptr<VectorLog> vectors;  // null: none (memory)
   std::unique_ptr<SemanticIndex> index;
-  std::atomic<bool> reading{false};    // the vector log's reader was started
+  // Redis: the thread that follows the vector log into `index`, from the cache's creation (a
+  // new node loads the cluster's vectors before its first lookup needs them).
+  struct Reader;
+  std::unique_ptr<Reader> reader;
   ~Cache();
 };
 
