@@ -36,9 +36,11 @@ struct Entry {
   std::string provider, model;  // who answered (x-torii-provider / x-torii-model)
 };
 
-// Serialised form for stores that keep bytes (Redis): a versioned, length-prefixed record.
+// Serialised form for stores that keep bytes (Redis): a versioned ("TC1"), length-prefixed,
+// little-endian record (layout in entry.cpp).
 std::string encode_entry(const Entry& e);
-// nullopt when `bytes` is not a record encode_entry wrote (truncated, another version).
+// nullopt when `bytes` is not a record encode_entry wrote (truncated, trailing bytes, a length
+// past the end, another version). Never reads past `bytes`.
 std::optional<Entry> decode_entry(std::string_view bytes);
 
 struct StoreStats {
@@ -54,12 +56,14 @@ class CacheStore {
   // The entry under `key`, when there is one younger than its TTL. null: none.
   virtual Task<Result<std::shared_ptr<const Entry>>> lookup(std::string key) = 0;
   // Stores `entry` under `key` for `ttl`, replacing any entry of that key. A store may refuse
-  // an entry over its per-entry byte limit (then returns ok: a cache may always forget).
+  // an entry over its per-entry byte limit (then returns ok and leaves the store as it was: a
+  // cache may always forget). A ttl <= 0 only removes the key's entry.
   virtual Task<Result<void>> put(std::string key, std::shared_ptr<const Entry> entry,
                                  std::chrono::milliseconds ttl) = 0;
-  // Removes one key; returns how many were removed (0 or 1).
+  // Removes one key; returns how many live entries were removed (0 or 1).
   virtual Task<Result<int64_t>> erase(std::string key) = 0;
-  // Removes every key starting with `prefix` ("": everything); returns how many.
+  // Removes every key starting with `prefix` ("": everything; the characters of `prefix` are
+  // literal, never a pattern); returns how many live entries were removed.
   virtual Task<Result<int64_t>> purge(std::string prefix) = 0;
   virtual StoreStats stats() const = 0;
 
@@ -92,13 +96,31 @@ class VectorLog {
   virtual Task<Result<void>> publish(VectorRecord record) = 0;
   // Starts reading the log on `ex` (from its beginning, so a new node loads what the cluster
   // has), calling `apply` for each record, in order, from that executor's thread; runs until
-  // stop(). Reconnects after a failure.
+  // stop(). Skips records it cannot decode; reconnects after a failure (with a backoff).
+  // Once per log: a second call does nothing.
   virtual void start(boost::asio::any_io_executor ex,
                      std::function<void(VectorRecord)> apply) = 0;
+  // Has the reader end soon (Redis: within about a second, its blocking read's time), leaving
+  // its executor no work. Called on that executor's thread, no `apply` follows it; from another
+  // thread, an `apply` under way may finish. Callable from any thread; the destructor calls it.
   virtual void stop() = 0;
 };
 
+// The memory store. Limits (each <= 0: none):
+// - max_entries, max_bytes: past either, the least recently used entries are evicted (counted
+//   in stats().evictions; an expired entry is removed when met: no eviction). An entry's bytes are
+//   its key, body, provider and model plus a fixed estimate of the bookkeeping (256).
+//   The store is split into up to 16 shards by key hash, each with its share of both limits
+//   (LRU is exact within a shard); a store too small for 16 shards of at least 64 entries and
+//   1 MiB each has fewer, down to one (exact LRU).
+// - max_entry_bytes: a bigger entry (or one bigger than a shard's byte share) is not stored.
+// TTLs run on std::chrono::steady_clock. Thread-safe; lookup_now/put_now always answer.
 std::shared_ptr<CacheStore> make_memory_cache_store(int64_t max_entries, int64_t max_bytes,
                                                     int64_t max_entry_bytes);
+// The same, with TTLs on `now_ms` (any monotonic milliseconds): for tests.
+std::shared_ptr<CacheStore> make_memory_cache_store_for_test(int64_t max_entries,
+                                                             int64_t max_bytes,
+                                                             int64_t max_entry_bytes,
+                                                             std::function<int64_t()> now_ms);
 
 }  // namespace torii::cache

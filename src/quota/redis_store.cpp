@@ -1,29 +1,17 @@
-// The Redis quota store: two Lua scripts (admit, settle) over a per-io_context connection pool.
+// The Redis quota store: two Lua scripts (admit, settle) over a per-io_context connection pool
+// (quota/redis_pool.h).
 #include "quota/redis_store.h"
 
 #include <openssl/evp.h>
 
-#include <atomic>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/execution_context.hpp>
-#include <boost/asio/query.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
-#include <deque>
-#include <optional>
-#include <unordered_map>
+#include <span>
 
 #include "quota/redis_client.h"
+#include "quota/redis_pool.h"
 
 namespace torii::quota {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-constexpr auto nothrow = net::as_tuple(net::use_awaitable);
-constexpr auto kPause = std::chrono::seconds(1);  // no attempt for this long after a failure
 
 // Rate ops then budget ops, checked on scratch values (a key may repeat within a batch), then
 // applied all or none. Values per op as the memory store: after the op when allowed, the
@@ -127,186 +115,29 @@ std::string sha1_hex(std::string_view text) {
   return out;
 }
 
-int64_t steady_ns() { return Clock::now().time_since_epoch().count(); }
-
-struct Shared;
-
-// The connections of one store on one io_context. Used only from that io_context's thread.
-struct Pool {
-  struct Waiter {
-    Waiter(const net::any_io_executor& ex, Pool& p) : timer(ex), pool(p) {
-      pool.waiters.push_back(this);
-    }
-    // A call destroyed while it waits (its io_context shutting down) leaves no dangling entry.
-    ~Waiter() { std::erase(pool.waiters, this); }
-    net::steady_timer timer;
-    Pool& pool;
-    std::unique_ptr<RedisConnection> conn;  // handed over by release()
-    bool slot = false;                      // or: a slot freed, connect one
-  };
-  std::weak_ptr<const Shared> owner;
-  std::vector<std::unique_ptr<RedisConnection>> idle;
-  int open = 0;  // idle + in use + being connected
-  std::deque<Waiter*> waiters;
-  bool closed = false;  // the io_context is shutting down
-
-  void release(std::unique_ptr<RedisConnection> c, uint64_t generation) {
-    if (closed) return;
-    if (c && !c->broken() && c->generation == generation) {
-      if (waiters.empty()) {
-        idle.push_back(std::move(c));
-        return;
-      }
-      Waiter* w = waiters.front();
-      waiters.pop_front();
-      w->conn = std::move(c);
-      w->timer.cancel();
-      return;
-    }
-    release_slot();
-  }
-  // One connection fewer: a waiter, if any, may open one.
-  void release_slot() {
-    if (closed) return;
-    --open;
-    if (waiters.empty()) return;
-    Waiter* w = waiters.front();
-    waiters.pop_front();
-    ++open;
-    w->slot = true;
-    w->timer.cancel();
-  }
-};
-
-// One pool per store, per io_context: an Asio service, so that connections die with their
-// io_context (a thread_local pool would outlive an io_context destroyed before its thread).
-class PoolService final : public net::execution_context::service {
- public:
-  static inline net::execution_context::id id;
-  explicit PoolService(net::execution_context& ctx) : service(ctx) {}
-
-  std::shared_ptr<Pool> pool_for(const std::shared_ptr<const Shared>& owner) {
-    auto& slot = pools_[owner.get()];
-    // A pool of a destroyed store at the same address is not ours.
-    if (!slot || slot->owner.expired()) {
-      std::erase_if(pools_, [&](const auto& kv) { return kv.second && kv.second->owner.expired(); });
-      auto& fresh = pools_[owner.get()];
-      fresh = std::make_shared<Pool>();
-      fresh->owner = owner;
-      return fresh;
-    }
-    return slot;
-  }
-
- private:
-  // Sockets must close while the reactor still exists: here, not in the destructor. Calls still
-  // suspended hold their pool; once closed, it drops what they give back.
-  void shutdown() override {
-    for (auto& [key, pool] : pools_) {
-      pool->closed = true;
-      pool->idle.clear();
-      pool->waiters.clear();
-    }
-    pools_.clear();
-  }
-  std::unordered_map<const Shared*, std::shared_ptr<Pool>> pools_;
-};
-
-// A connection checked out of its pool; given back (or dropped when broken) on destruction.
-struct Lease {
-  Lease() = default;
-  Lease(Lease&&) = default;
-  Lease& operator=(Lease&&) = default;
-  ~Lease();
-  std::shared_ptr<const Shared> owner;
-  std::shared_ptr<Pool> pool;
-  std::unique_ptr<RedisConnection> conn;
-};
-
-// What every thread shares: settings, script digests, the failure pause.
-struct Shared : std::enable_shared_from_this<Shared> {
+// What every thread shares: settings, script digests, the connections.
+struct Shared {
   explicit Shared(const RedisConfig& c) : cfg(c) {
-    ep.host = c.host;
-    ep.port = c.port;
-    ep.db = c.db;
-    ep.password = c.password.value;
-    ep.connect_timeout = c.connect_timeout;
+    RedisPoolSettings s;
+    s.ep.host = c.host;
+    s.ep.port = c.port;
+    s.ep.db = c.db;
+    s.ep.password = c.password.value;
+    s.ep.connect_timeout = c.connect_timeout;
+    s.size = c.pool;
+    s.timeout = c.timeout;
+    s.init.begin(3).arg("SCRIPT").arg("LOAD").arg(kAdmitLua);
+    s.init.begin(3).arg("SCRIPT").arg("LOAD").arg(kSettleLua);
+    pool = RedisPool::make(std::move(s));
     admit_sha = sha1_hex(kAdmitLua);
     settle_sha = sha1_hex(kSettleLua);
-    init.begin(3).arg("SCRIPT").arg("LOAD").arg(kAdmitLua);
-    init.begin(3).arg("SCRIPT").arg("LOAD").arg(kSettleLua);
   }
 
   RedisConfig cfg;
-  RedisEndpoint ep;
+  std::shared_ptr<RedisPool> pool;
   std::string admit_sha, settle_sha;
-  RedisRequest init;
-  std::atomic<int64_t> paused_until_ns{0};
-  std::atomic<uint64_t> generation{0};
 
-  std::string where() const { return ep.host + ":" + std::to_string(ep.port); }
-
-  // A connection failed: every connection opened before is suspect (dropped when met), and
-  // nobody tries again for a second.
-  void failed() {
-    generation.fetch_add(1, std::memory_order_relaxed);
-    paused_until_ns.store(steady_ns() + std::chrono::nanoseconds(kPause).count(),
-                          std::memory_order_relaxed);
-  }
-  std::optional<ApiError> paused() const {
-    if (steady_ns() >= paused_until_ns.load(std::memory_order_relaxed)) return std::nullopt;
-    ApiError e = redis_unavailable("Redis at " + where() + " failed less than 1 s ago");
-    e.retry_after = "1";
-    return e;
-  }
-
-  Task<Result<Lease>> acquire() {
-    if (auto e = paused()) co_return *e;
-    auto ex = co_await net::this_coro::executor;
-    auto& ctx = net::query(ex, net::execution::context);
-    Lease lease;
-    lease.owner = shared_from_this();
-    lease.pool = net::use_service<PoolService>(ctx).pool_for(lease.owner);
-    Pool& pool = *lease.pool;
-    const uint64_t gen = generation.load(std::memory_order_relaxed);
-    while (!pool.idle.empty()) {
-      lease.conn = std::move(pool.idle.back());
-      pool.idle.pop_back();
-      if (lease.conn->generation == gen && !lease.conn->stale()) co_return lease;
-      lease.conn.reset();
-      --pool.open;
-    }
-    if (pool.open >= std::max(1, cfg.pool)) {
-      // All busy: wait for one to come back, at most one round trip's timeout.
-      Pool::Waiter w(ex, pool);
-      w.timer.expires_after(cfg.timeout);
-      co_await w.timer.async_wait(nothrow);
-      if (w.conn) {
-        lease.conn = std::move(w.conn);
-        co_return lease;
-      }
-      if (!w.slot) {
-        co_return redis_unavailable("all " + std::to_string(cfg.pool) +
-                                    " Redis connections of this worker stayed busy for " +
-                                    std::to_string(cfg.timeout.count()) + " ms");
-      }
-      if (auto e = paused()) {
-        pool.release_slot();
-        co_return *e;
-      }
-    } else {
-      ++pool.open;
-    }
-    auto c = co_await RedisConnection::connect(ep, init);
-    if (!c) {
-      failed();
-      pool.release_slot();
-      co_return c.error();
-    }
-    lease.conn = std::move(*c);
-    lease.conn->generation = gen;
-    co_return lease;
-  }
+  std::string where() const { return pool->where(); }
 
   // A script's call, to resend as EVAL (which also caches it) when the server answers NOSCRIPT.
   struct Eval {
@@ -318,9 +149,9 @@ struct Shared : std::enable_shared_from_this<Shared> {
   // Sends one command (and `eval` instead on NOSCRIPT: the server lost its script cache).
   // An error reply is an error (the connection stays good); a failed round trip pauses the store.
   Task<Result<RedisReply>> call(const RedisRequest& req, const Eval* eval) {
-    auto lease = co_await acquire();
+    auto lease = co_await pool->acquire();
     if (!lease) co_return lease.error();
-    RedisConnection& conn = *lease->conn;
+    RedisConnection& conn = **lease;
     auto r = co_await conn.round_trip(req, cfg.timeout);
     if (r && eval && (*r)[0].is_error() && (*r)[0].str.starts_with("NOSCRIPT")) {
       RedisRequest again;
@@ -329,7 +160,7 @@ struct Shared : std::enable_shared_from_this<Shared> {
       r = co_await conn.round_trip(again, cfg.timeout);
     }
     if (!r) {
-      failed();
+      pool->failed();
       co_return r.error();
     }
     RedisReply reply = std::move((*r)[0]);
@@ -346,10 +177,6 @@ struct Shared : std::enable_shared_from_this<Shared> {
     co_return co_await call(req, &eval);
   }
 };
-
-Lease::~Lease() {
-  if (pool && conn) pool->release(std::move(conn), owner->generation.load(std::memory_order_relaxed));
-}
 
 // The integers of an array reply, or an error when it is not one of `n` integers.
 Result<Counts> integers(const RedisReply& r, std::size_t n) {

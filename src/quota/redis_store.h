@@ -1,11 +1,9 @@
 #pragma once
 // The Redis quota store (docs/QUOTAS.md): counters shared by every node of a cluster.
 //
-// - Connections: per worker io_context (each torii worker runs its own, on one thread), up to
-//   cfg.pool of them, opened lazily on the calling coroutine's executor. So a call from any
-//   io_context (e.g. the admin API's own thread) works: its first call opens that context's
-//   pool, which closes with the context. AUTH and SELECT on connect, and both scripts loaded
-//   (SCRIPT LOAD) in the same write.
+// - Connections: a RedisPool (quota/redis_pool.h): per worker io_context, up to cfg.pool of them,
+//   opened lazily on the calling coroutine's executor. AUTH and SELECT on connect, and both
+//   scripts loaded (SCRIPT LOAD) in the same write.
 // - Atomicity: every operation is one Lua script call (EVALSHA, EVAL on NOSCRIPT); admit() and
 //   settle() carry rate and budget ops together: one round trip each.
 // - Keys get cfg.prefix. Rate cells hold the TAT in µs and expire at TAT + 1 s; budget counters
