@@ -115,6 +115,9 @@ prices:
 guardrails:
   checks:
     - {id: pii, kind: pii, action: mask, entities: [email, phone]}
+cache:
+  routes: [demo]
+  max_temperature: 2
 audit:
   sinks:
     - {type: sqlite, path: ${JSON.stringify(path.join(dir, 'audit.db'))}}

@@ -35,7 +35,7 @@ routes:
   - {name: chat, targets: [local/mock-1]}
   - {name: chat-two, targets: [local/mock-2]}
   - {name: same-model, targets: [local/mock-1]}
-  - {name: claude, targets: [claude/mock-1]}
+  - {name: claude-chat, targets: [claude/mock-1]}
   - {name: never, targets: [local/mock-1], cache: false}
   - {name: sem, targets: [local/mock-1]}
   - {name: embed, targets: [local/embed-1]}
@@ -220,7 +220,7 @@ describe('cache: exact', () => {
 
   test('Anthropic Messages: a hit in the Messages shape (Anthropic SDK)', async () => {
     const anthropic = new Anthropic({ baseURL: gw.url, apiKey: keyA, maxRetries: 0, timeout: 10_000 });
-    const params = { model: 'claude', max_tokens: 64, temperature: 0,
+    const params = { model: 'claude-chat', max_tokens: 64, temperature: 0,
       messages: [{ role: 'user', content: fresh('anthropic') }] };
     const r1 = await anthropic.messages.create(params).withResponse();
     const r2 = await anthropic.messages.create(params).withResponse();
@@ -320,16 +320,21 @@ describe('cache: semantic', () => {
   });
 
   test('near-misses miss: negation, polarity, numbers, entities', async () => {
+    // The mock's embedding is blind to what differs in each pair (docs/MOCK.md): each scores
+    // above the threshold, and the audit's cache_reason shows the guard refused it.
     const pairs = [
-      ['How do I enable 2FA on my account?', 'How do I disable 2FA on my account?'],
-      ['Is this medicine safe for children?', 'Is this medicine not safe for children?'],
-      ['List the top 5 cities in France', 'List the top 10 cities in France'],
-      ['What is the capital of France?', 'What is the capital of Spain?'],
+      ['How do I enable 2FA on my account?', 'How do I disable 2FA on my account?', 'polarity'],
+      ['Is this medicine safe for children?', 'Is this medicine not safe for children?', 'negation'],
+      ['List the top 5 cities in France', 'List the top 10 cities in France', 'number'],
+      ['What is the capital of France?', 'What is the capital of Spain?', 'entity'],
+      ['Translate "good morning" into Italian', 'Translate "good night" into Italian', 'quoted'],
     ];
-    for (const [a, b] of pairs) {
+    for (const [a, b, why] of pairs) {
       assert.equal((await ask(a)).headers['x-torii-cache'], 'miss', a);
       const r = await ask(b);
       assert.equal(r.headers['x-torii-cache'], 'miss', `${b} must not be served ${a}'s answer`);
+      const ev = await eventOf(r.headers['x-request-id']);
+      assert.equal(ev.cache_reason, why, `${b}: refused by the guard for its ${why}`);
     }
     const ev = await eventOf((await ask('Is this medicine not safe for babies?')).headers['x-request-id']);
     assert.equal(ev.cache, 'miss');
