@@ -102,7 +102,8 @@ using cache::Entry;
 // Per-request state.
 struct CacheState : PolicyState {
   cache::Keys keys;
-  bool prepared = false;  // on_request_now computed the keys and found no exact entry
+  bool prepared = false;     // on_request_now computed the keys (and decided on no bypass)
+  bool exact_missed = false;  // ... and the exact lookup found nothing
   bool store = false;     // store the answer when it succeeds
   std::string recorded;   // the answer as written to the client (whole body, or the stream)
   std::vector<float> vector;  // the last user turn's embedding (semantic)
@@ -162,16 +163,15 @@ class CachePolicy final : public Policy {
       out = Verdict::next();
       return true;
     }
+    st.prepared = true;
     std::shared_ptr<const Entry> hit;
     if (!shared_->store->lookup_now(st.keys.exact, hit)) return false;  // the store needs I/O
     if (hit) {
       out = serve(ctx, *hit, -1);
       return true;
     }
-    if (wants_semantic(ctx, st)) {
-      st.prepared = true;
-      return false;  // the embedding call is I/O
-    }
+    st.exact_missed = true;
+    if (wants_semantic(ctx, st)) return false;  // the embedding call is I/O
     miss(ctx, st);
     out = Verdict::next();
     return true;
@@ -179,12 +179,14 @@ class CachePolicy final : public Policy {
 
   Task<Verdict> on_request(RequestContext& ctx) override {
     CacheState& st = ctx.state<CacheState>();
-    if (!st.prepared) {
+    if (!st.prepared) {  // (on_request_now always prepares: kept for callers that skip it)
       if (!prepare(ctx, st)) co_return Verdict::next();
       if (ctx.cache.no_lookup) {
         miss(ctx, st);
         co_return Verdict::next();
       }
+    }
+    if (!st.exact_missed) {
       auto found = co_await shared_->store->lookup(st.keys.exact);
       if (!found) {
         if (warn_now()) log::warn("cache: lookup failed: {}", found.error().message);
@@ -285,6 +287,9 @@ class CachePolicy final : public Policy {
   // Decides whether the cache applies to this request and computes its keys. False: it does
   // not (ctx.cache says why when it is a bypass).
   bool prepare(RequestContext& ctx, CacheState& st) const {
+    if (ctx.api != InboundApi::openai_chat && ctx.api != InboundApi::anthropic_messages &&
+        ctx.api != InboundApi::openai_responses && ctx.api != InboundApi::openai_completions)
+      return false;  // count_tokens: nothing to cache
     const std::string& route = ctx.route->name;
     if ((!routes_.empty() && !routes_.count(route)) || off_routes_.count(route)) return false;
     const std::string_view cc = ctx.head ? ctx.head->header("cache-control") : std::string_view();
@@ -333,6 +338,7 @@ class CachePolicy final : public Policy {
   Verdict serve(RequestContext& ctx, const Entry& e, float similarity) const {
     const bool semantic = similarity >= 0;
     ctx.cache.status = semantic ? "semantic-hit" : "hit";
+    ctx.cache.reason = {};  // (a guard refusal of a nearer candidate is no longer the story)
     ctx.cache.similarity = similarity;
     ctx.cache.saved_micros = e.cost_micros;
     ctx.provider = e.provider;
