@@ -218,6 +218,24 @@ describe('cache: exact', () => {
     assert.equal(whole.headers['x-torii-cache'], 'miss');
   });
 
+  test('a stream the client dropped, or the upstream cut, is never stored', async () => {
+    const dropped = body('chat', fresh('dropped'), { stream: true, mock: { chunks: 8, interval_ms: 40 } });
+    const r = await streamChat(gw.url, keyA, dropped, {
+      onEvent: (ev, all) => (all.length >= 2 ? 'destroy' : undefined) });
+    assert.equal(r.endedBy, 'destroyed');
+    await new Promise((res) => setTimeout(res, 400));  // the gateway sees the disconnect
+    const again = await streamChat(gw.url, keyA, dropped);
+    assert.equal(again.headers['x-torii-cache'], 'miss', 'a half-sent stream was not kept');
+    assert.ok(again.done);
+
+    const cut = body('chat', fresh('cut'), { stream: true, mock: { chunks: 8, reset_after_chunks: 3 } });
+    const c1 = await streamChat(gw.url, keyA, cut);
+    assert.equal(c1.status, 200);
+    assert.ok(!c1.done, 'the cut stream has no [DONE]');
+    const c2 = await streamChat(gw.url, keyA, cut);
+    assert.notEqual(c2.headers['x-torii-cache'], 'hit', 'a cut stream was not kept');
+  });
+
   test('Anthropic Messages: a hit in the Messages shape (Anthropic SDK)', async () => {
     const anthropic = new Anthropic({ baseURL: gw.url, apiKey: keyA, maxRetries: 0, timeout: 10_000 });
     const params = { model: 'claude-chat', max_tokens: 64, temperature: 0,
