@@ -296,7 +296,8 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 // The length of the UTF-8 punctuation at `s[i]` (quotes, dashes, bullets, ellipsis, NBSP), or 0.
 std::size_t unicode_punct(std::string_view s, std::size_t i) {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  if (i + 1 < s.size() && b(i) == 0xC2 && (b(i + 1) == 0xA0 || b(i + 1) == 0xAB || b(i + 1) == 0xBB))
+  if (i + 1 < s.size() && b(i) == 0xC2 &&
+      (b(i + 1) == 0xA0 || b(i + 1) == 0xAB || b(i + 1) == 0xBB))
     return 2;
   if (i + 2 < s.size() && b(i) == 0xE2 && b(i + 1) == 0x80) return 3;  // U+2000..U+203F
   return 0;
@@ -522,7 +523,8 @@ std::string format_value(double v) {
 // Digits with "," and "." inside: a number.
 bool numeric_token(std::string_view s) {
   return !s.empty() && is_digit(s.front()) && is_digit(s.back()) &&
-         std::all_of(s.begin(), s.end(), [](char c) { return is_digit(c) || c == ',' || c == '.'; });
+         std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_digit(c) || c == ',' || c == '.'; });
 }
 
 // The unit of "10km", "3rd", "4k" ("" for a plain number); nullopt when `s` does not start

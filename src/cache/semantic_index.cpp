@@ -16,6 +16,12 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+// hnswlib 0.6.2's SSE prefetches read one link past the end of a neighbour list: harmless
+// (a prefetch; the malloc block is rounded up), but AddressSanitizer stops on it. The sanitized
+// build uses its plain loops instead.
+#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
+#define NO_MANUAL_VECTORIZATION
+#endif
 #include <hnswlib/hnswlib.h>
 
 namespace torii::cache {
@@ -108,6 +114,25 @@ bool holds(const Graph& g, uint32_t label, const std::vector<float>& v) {
          std::memcmp(g.getDataByInternalId(it->second), v.data(), v.size() * sizeof(float)) == 0;
 }
 
+// Whether hnswlib may update the element of `label` in place (a replace by another vector, or
+// a freed place reused). Its update copies the neighbour lists it walks with memcpy, which is
+// undefined behaviour on an empty one (memcpy(nullptr, ..., 0): UBSan stops there); such a
+// rare element (alone on its level, or next to one) is retired instead: it stays deleted.
+bool updatable(const Graph& g, uint32_t label) {
+  auto it = g.label_lookup_.find(label);
+  if (it == g.label_lookup_.end()) return true;  // never inserted: a plain insert
+  const hnswlib::tableint id = it->second;
+  for (int layer = 0; layer <= g.element_levels_[id]; ++layer) {
+    const hnswlib::linklistsizeint* list = g.get_linklist_at_level(id, layer);
+    const unsigned short n = g.getListCount(const_cast<hnswlib::linklistsizeint*>(list));
+    if (n == 0) return false;
+    const auto* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+    for (unsigned short k = 0; k < n; ++k)
+      if (g.getListCount(g.get_linklist_at_level(links[k], layer)) == 0) return false;
+  }
+  return true;
+}
+
 std::size_t graph_bytes(const Graph& g) {
   std::size_t bytes = g.max_elements_ * (g.size_data_per_element_ + sizeof(void*) + sizeof(int) +
                                          sizeof(std::mutex) + sizeof(hnswlib::vl_type));
@@ -151,11 +176,11 @@ struct SemanticIndex::Impl {
   }
 
   // Frees a slot (the partition is locked exclusively). The graph keeps the label as deleted
-  // until an add reuses it.
-  static void free_slot(Partition& p, uint32_t label) {
+  // until an add reuses it (or for good when `reusable` is false).
+  static void free_slot(Partition& p, uint32_t label, bool reusable = true) {
     Slot& s = p.slots[label];
     s = Slot{};
-    p.free_labels.push_back(label);
+    if (reusable) p.free_labels.push_back(label);
     --p.live;
     if (p.graph) {
       try {
@@ -236,6 +261,15 @@ bool SemanticIndex::add(std::string_view partition, std::string_view key, std::s
     }
   }
 
+  // A free place the graph can update (updatable), or a new one.
+  auto take_free = [&p]() -> uint32_t {
+    while (!p.free_labels.empty()) {
+      const uint32_t l = p.free_labels.back();
+      p.free_labels.pop_back();
+      if (!p.graph || updatable(*p.graph, l)) return l;
+    }
+    return static_cast<uint32_t>(p.slots.size());
+  };
   std::vector<Owner> removals;
   uint32_t label = 0;
   uint64_t seq = 0;
@@ -246,15 +280,14 @@ bool SemanticIndex::add(std::string_view partition, std::string_view key, std::s
     auto it = m.owners.find(owned_key);
     if (it != m.owners.end() && it->second.part == part) {
       label = it->second.label;  // replaced in place
+      if (p.graph && !holds(*p.graph, label, unit) && !updatable(*p.graph, label)) {
+        Impl::free_slot(p, label, false);
+        label = take_free();
+      }
     } else {
       if (it != m.owners.end()) removals.push_back(it->second);  // moves partition
       else ++m.size;
-      if (!p.free_labels.empty()) {
-        label = p.free_labels.back();
-        p.free_labels.pop_back();
-      } else {
-        label = static_cast<uint32_t>(p.slots.size());
-      }
+      label = take_free();
     }
     m.fifo.push_back({owned_key, seq});
     m.owners.insert_or_assign(std::move(owned_key), Owner{part, label, seq});
@@ -326,7 +359,8 @@ std::vector<SemanticCandidate> SemanticIndex::search(std::string_view partition,
   std::vector<std::pair<float, uint32_t>> found;  // (similarity, label)
   auto keep = [&](float sim, uint32_t label) {
     const Slot& s = p.slots[label];
-    if (s.seq != 0 && s.expires_ms > now_ms && sim >= min_similarity) found.emplace_back(sim, label);
+    if (s.seq != 0 && s.expires_ms > now_ms && sim >= min_similarity)
+      found.emplace_back(sim, label);
   };
   if (p.graph) {
     try {

@@ -2,6 +2,8 @@
 // near-misses it must stop and the paraphrases it must let through.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "cache/guard.h"
 
 namespace torii::cache {
@@ -188,6 +190,30 @@ TEST(CacheGuard, FirstDifferenceIsReported) {
   EXPECT_EQ(same_meaning("Don't enable 2FA on GitHub", "Enable 2FA on GitHub").reason, "negation");
   EXPECT_EQ(same_meaning("Disable it 3 times", "Enable it 5 times").reason, "polarity");
   EXPECT_EQ(same_meaning("5 tips for Rome", "6 tips for Paris").reason, "number");
+}
+
+TEST(CacheGuard, ArbitraryBytesAreSafeAndSymmetric) {
+  // Fragments that exercise every scanner path, glued at random, and raw random bytes.
+  const char* pieces[] = {"\"", "'", "`", "```", "\xE2\x80\x9C", "\xE2\x80\x9D", "\xE2\x80\x99",
+                          "\xC2\xAB", "\xC2\xBB", "\xE2", "\xC2", "\xFF", "don't", "Paris",
+                          "GPT-4", "1,000", "2.50", "3-day", "twenty-five", "one", "hundred",
+                          "and", "turn", "off", "on", "not", ".", "!", ":", "\n", " ", "-", ",",
+                          "_", "x86_64", "iPhone", "10km", "3rd", "second", "HOW", "enabled"};
+  std::mt19937 rng(1);
+  for (int round = 0; round < 3000; ++round) {
+    std::string a, b;
+    for (std::string* s : {&a, &b}) {
+      const int n = static_cast<int>(rng() % 24);
+      for (int i = 0; i < n; ++i) {
+        if (round % 3 == 0) *s += static_cast<char>(rng() % 256);
+        else *s += pieces[rng() % std::size(pieces)];
+      }
+    }
+    const GuardVerdict ab = same_meaning(a, b), ba = same_meaning(b, a);
+    ASSERT_EQ(ab.same, ba.same) << a << " | " << b;
+    ASSERT_EQ(ab.reason, ba.reason) << a << " | " << b;
+    ASSERT_TRUE(same_meaning(a, a).same) << a;
+  }
 }
 
 }  // namespace

@@ -135,7 +135,8 @@ TEST(MockEmbeddings, ArraysDimensionsAndBase64) {
   const auto expected = mock_embedding("hello world", 16);
   for (std::size_t i = 0; i < 16; ++i) {
     uint32_t u = 0;
-    for (int b = 0; b < 4; ++b) u |= uint32_t(static_cast<unsigned char>(bytes[i * 4 + b])) << (8 * b);
+    for (int b = 0; b < 4; ++b)
+      u |= uint32_t(static_cast<unsigned char>(bytes[i * 4 + b])) << (8 * b);
     EXPECT_EQ(std::bit_cast<float>(u), expected[i]) << i;
   }
   doc = embed(R"({"model":"m","input":"x","encoding_format":"float"})");

@@ -109,7 +109,8 @@ bool lower(char c) { return c >= 'a' && c <= 'z'; }
 // UTF-8 punctuation at s[i] (U+2000..U+203F: quotes, dashes; NBSP, « »): its length, or 0.
 std::size_t punct_len(std::string_view s, std::size_t i) {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  if (i + 1 < s.size() && b(i) == 0xC2 && (b(i + 1) == 0xA0 || b(i + 1) == 0xAB || b(i + 1) == 0xBB))
+  if (i + 1 < s.size() && b(i) == 0xC2 &&
+      (b(i + 1) == 0xA0 || b(i + 1) == 0xAB || b(i + 1) == 0xBB))
     return 2;
   if (i + 2 < s.size() && b(i) == 0xE2 && b(i + 1) == 0x80) return 3;
   return 0;
