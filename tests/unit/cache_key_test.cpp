@@ -8,7 +8,10 @@
 
 #include "cache/replay.h"
 #include "config/config.h"
+#include "providers/ollama.h"
 #include "providers/openai_compatible.h"
+#include "providers/vendors.h"
+#include "upstream/endpoint.h"
 
 namespace torii {
 namespace {
@@ -189,6 +192,53 @@ TEST(Embeddings, OpenAiDecode) {
     ASSERT_FALSE(e) << bad;
     EXPECT_EQ(e.error().status, 502);
   }
+}
+
+std::string encoded_path(std::string_view kind, std::string_view base) {
+  ProviderConfig c;
+  c.name = "p";
+  c.kind = std::string(kind);
+  c.api_key.value = "k";
+  auto ep = make_endpoint(std::string(base), "", UpstreamTimeouts{});
+  EXPECT_TRUE(ep.ok());
+  auto p = make_openai_compatible(c, *find_vendor(kind), std::move(*ep));
+  const std::string inputs[1] = {"hello"};
+  auto r = p->encode_embeddings(EmbeddingsCall{"emb", inputs, 256});
+  EXPECT_TRUE(r) << r.error().message;
+  auto body = json::parse(r->body).as_object();
+  EXPECT_EQ(body["model"].as_string(), "emb");
+  EXPECT_EQ(body["input"].as_array().size(), 1u);
+  EXPECT_EQ(body["dimensions"].as_int64(), 256);
+  return r->path;
+}
+
+TEST(Embeddings, OpenAiCompatiblePaths) {
+  EXPECT_EQ(encoded_path("openai", "https://api.openai.com/v1"), "/v1/embeddings");
+  EXPECT_EQ(encoded_path("mistral", "https://api.mistral.ai/v1"), "/v1/embeddings");
+  // Azure: the deployment's path and the api-version stay.
+  EXPECT_EQ(encoded_path("azure", "https://r.openai.azure.com"),
+            "/openai/deployments/emb/embeddings?api-version=2024-10-21");
+}
+
+TEST(Embeddings, Ollama) {
+  ProviderConfig c;
+  c.name = "ol";
+  c.kind = "ollama";
+  auto p = make_ollama(c, Endpoint{});
+  ASSERT_TRUE(p);
+  EXPECT_TRUE((*p)->capabilities().embeddings);
+  const std::string inputs[2] = {"a", "b"};
+  auto r = (*p)->encode_embeddings(EmbeddingsCall{"nomic-embed-text", inputs, 0});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->path, "/api/embed");
+  auto body = json::parse(r->body).as_object();
+  EXPECT_FALSE(body.contains("dimensions"));
+  auto d = (*p)->decode_embeddings(R"({"model":"m","embeddings":[[0.1,0.2],[0.3,0.4]],"prompt_eval_count":7})");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->vectors.size(), 2u);
+  EXPECT_EQ(d->usage.prompt_tokens, 7);
+  EXPECT_FALSE((*p)->decode_embeddings(R"({"embeddings":[[0.1],[0.2,0.3]]})"));
+  EXPECT_FALSE((*p)->decode_embeddings(R"({"embeddings":"x"})"));
 }
 
 }  // namespace
