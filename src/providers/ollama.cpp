@@ -247,16 +247,10 @@ class Ollama final : public Provider {
   // POST /api/embed {"model","input":[...],"dimensions"} → {"embeddings":[[...]],
   // "prompt_eval_count"}.
   Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const override {
-    json::object body;
-    body["model"] = call.upstream_model;
-    json::array input;
-    for (const auto& text : call.inputs) input.emplace_back(text);
-    body["input"] = std::move(input);
-    if (call.dimensions > 0) body["dimensions"] = call.dimensions;
     UpstreamRequest r;
     r.path = endpoint_.base_path + "/api/embed";
     r.header_block = headers_json_;
-    r.body = json::serialize(body);
+    r.body = json::serialize(embeddings_body(call));
     return r;
   }
 

@@ -118,6 +118,16 @@ static int64_t int_or(const json::object& o, std::string_view k) {
   return -1;
 }
 
+json::object embeddings_body(const EmbeddingsCall& call) {
+  json::object body;
+  body["model"] = call.upstream_model;
+  json::array input;
+  for (const auto& text : call.inputs) input.emplace_back(text);
+  body["input"] = std::move(input);
+  if (call.dimensions > 0) body["dimensions"] = call.dimensions;
+  return body;
+}
+
 Result<EmbeddingsResult> decode_openai_embeddings(std::string_view provider,
                                                   std::string_view body) {
   auto bad = [&](std::string_view why) {
@@ -443,12 +453,7 @@ class OpenAiCompatible final : public Provider {
       return ApiError::invalid_request("provider '" + name_ + "': no embeddings path");
     r.path.replace(at, chat.size(), "/embeddings");
     r.header_block = headers_json_;
-    json::object body;
-    body["model"] = call.upstream_model;
-    json::array input;
-    for (const auto& text : call.inputs) input.emplace_back(text);
-    body["input"] = std::move(input);
-    if (call.dimensions > 0) body["dimensions"] = call.dimensions;
+    json::object body = embeddings_body(call);
     body["encoding_format"] = "float";
     r.body = json::serialize(body);
     return r;
