@@ -178,12 +178,14 @@ TEST(Snapshot, DefaultConfigBuilds) {
   EXPECT_EQ(r->targets[0].provider->name(), "mock");
   EXPECT_EQ(r->targets[0].model, "mock-1");
   EXPECT_EQ(r->targets[1].provider->name(), "mock-flaky");  // fails 30% of calls
-  // audit (first: completes last), auth, quotas, guardrails (last: its answer hooks run first)
-  ASSERT_EQ(s->policies.size(), 4u);
+  // audit (first: completes last), auth, quotas, the cache (its key before the guardrails'
+  // edits; its answer hooks after theirs), guardrails (last: its answer hooks run first)
+  ASSERT_EQ(s->policies.size(), 5u);
   EXPECT_EQ(s->policies[0]->name(), "audit");
   EXPECT_EQ(s->policies[1]->name(), "auth");
   EXPECT_EQ(s->policies[2]->name(), "quota");
-  EXPECT_EQ(s->policies[3]->name(), "guardrails");
+  EXPECT_EQ(s->policies[3]->name(), "cache");
+  EXPECT_EQ(s->policies[4]->name(), "guardrails");
   EXPECT_NE(s->prices->find("mock", "mock-1"), nullptr);  // the demo's made-up price
 }
 
