@@ -302,7 +302,7 @@ struct RedisConfig {
 // reasoning the output price).
 struct PriceConfig {
   int64_t input = -1, output = -1, cached_input = -1, cache_write = -1, reasoning = -1;
-  int64_t image = -1, audio_second = -1;
+  int64_t image = -1, audio_second = -1, character = -1;
 };
 
 struct QuotasConfig {

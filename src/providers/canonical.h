@@ -35,7 +35,15 @@ struct Usage {
   int64_t cached_tokens = -1;         // input tokens read from the provider's prompt cache
   int64_t cache_write_tokens = -1;    // input tokens written to the prompt cache (Anthropic)
   int64_t reasoning_tokens = -1;      // output tokens spent thinking
-  bool known() const { return prompt_tokens >= 0 || completion_tokens >= 0; }
+  // The other modalities' units (providers/modality.h): images made, seconds of audio (in
+  // milliseconds: transcribed, or spoken), characters spoken.
+  int64_t images = -1;
+  int64_t audio_ms = -1;
+  int64_t characters = -1;
+  bool known() const {
+    return prompt_tokens >= 0 || completion_tokens >= 0 || images >= 0 || audio_ms >= 0 ||
+           characters >= 0;
+  }
   // Fills total_tokens from the parts when the provider did not send it.
   void complete() {
     if (total_tokens < 0 && prompt_tokens >= 0 && completion_tokens >= 0)

@@ -15,6 +15,7 @@
 
 #include "core/result.h"
 #include "providers/canonical.h"
+#include "providers/modality.h"
 #include "server/http.h"
 #include "upstream/endpoint.h"
 #include "upstream/http_client.h"
@@ -45,7 +46,16 @@ struct Capabilities {
   bool json_schema = false;      // response_format json_schema, enforced by the provider
   bool thinking = false;         // reasoning effort / thinking budget, thinking in answers
   bool stream_usage_option = false;  // accepts stream_options.include_usage
-  bool embeddings = false;       // encode_embeddings / decode_embeddings
+  bool embeddings = false;       // encode_embeddings / decode_embeddings, and the modality
+  // The other modalities (providers/modality.h): encode_modality / decode_modality take them.
+  bool image_generation = false;
+  bool image_edit = false;
+  bool speech = false;
+  bool transcription = false;
+  bool translation = false;
+  bool moderation = false;
+  // Whether calls of `m` are supported (chat: `chat`).
+  bool supports(Modality m) const;
 };
 
 // An embeddings call (the semantic cache's vectors).
@@ -187,6 +197,22 @@ class Provider {
   // Decodes a 2xx embeddings answer: one vector per input, all of one dimension.
   virtual Result<EmbeddingsResult> decode_embeddings(std::string_view body) const {
     return ApiError::bad_gateway("provider '" + name() + "' has no embeddings");
+  }
+  // Builds the first upstream request of a modality call (capabilities().supports(modality)).
+  // An error is the client's (400 naming the field and the provider).
+  virtual Result<UpstreamRequest> encode_modality(const ModalityCall& call) const {
+    return ApiError::invalid_request("provider '" + name() + "' does not serve " +
+                                     std::string(modality_name(call.modality)));
+  }
+  // Decodes the 2xx answer to request `step` of a call (0: encode_modality's; then the polls
+  // the replies asked for) into the client's answer, or the next request. `content_type` is
+  // the answer's. Speech is not decoded: its audio is streamed as it comes (see
+  // speech_content_type).
+  virtual Result<ModalityReply> decode_modality(const ModalityCall& call, int step,
+                                                std::string_view content_type,
+                                                std::string&& body) const {
+    return ApiError::bad_gateway("provider '" + name() + "' does not serve " +
+                                 std::string(modality_name(call.modality)));
   }
   // Copies the provider's rate-limit headers as OpenAI's x-ratelimit-* names (the default
   // copies x-ratelimit-* as they are). They go to the client and the audit.

@@ -22,6 +22,7 @@ Price complete(const PriceConfig& p) {
   out.reasoning = p.reasoning >= 0 ? p.reasoning : out.output;
   out.image = p.image;
   out.audio_second = p.audio_second;
+  out.character = p.character;
   return out;
 }
 
@@ -37,6 +38,12 @@ int64_t cost_micros(const Price& price, const Usage& u) {
                   static_cast<__int128>(written) * price.cache_write +
                   static_cast<__int128>(plain_out) * price.output +
                   static_cast<__int128>(reasoning) * price.reasoning;
+  // The modalities' units, on the same 1e-12 USD scale: images × per image, milliseconds of
+  // audio × per second, characters × per 1M characters.
+  if (price.image >= 0) pico += static_cast<__int128>(n(u.images)) * price.image * 1'000'000;
+  if (price.audio_second >= 0)
+    pico += static_cast<__int128>(n(u.audio_ms)) * price.audio_second * 1'000;
+  if (price.character >= 0) pico += static_cast<__int128>(n(u.characters)) * price.character;
   // (A 64-bit division by the constant is a multiply; a 128-bit one is a library call.)
   if (pico <= INT64_MAX - 999'999) return (static_cast<int64_t>(pico) + 999'999) / 1'000'000;
   return static_cast<int64_t>((pico + 999'999) / 1'000'000);
@@ -51,10 +58,12 @@ std::optional<std::string> set_price_field(PriceConfig& p, std::string_view fiel
                   : field == "reasoning"    ? &p.reasoning
                   : field == "image"        ? &p.image
                   : field == "audio_second" ? &p.audio_second
+                  : field == "character"    ? &p.character
                                             : nullptr;
   if (!slot)
     return "unknown price '" + std::string(field) +
-           "' (input, output, cached_input, cache_write, reasoning, image, audio_second)";
+           "' (input, output, cached_input, cache_write, reasoning, image, audio_second, "
+           "character)";
   auto m = parse_micros(usd);
   if (!m)
     return "must be a USD amount with at most 6 decimals, got '" + std::string(usd) + "'";

@@ -14,12 +14,13 @@
 
 namespace torii::quota {
 
-// A model's prices in micro-USD: per 1M tokens, per image, per audio second. Defaults filled:
-// every token price is set (cached_input and cache_write from input, reasoning from output,
-// 0 when nothing is known); image and audio_second stay -1 when not given.
+// A model's prices in micro-USD: per 1M tokens, per image, per audio second, per 1M characters
+// (speech). Defaults filled: every token price is set (cached_input and cache_write from
+// input, reasoning from output, 0 when nothing is known); image, audio_second and character
+// stay -1 when not given.
 struct Price {
   int64_t input = 0, output = 0, cached_input = 0, cache_write = 0, reasoning = 0;
-  int64_t image = -1, audio_second = -1;
+  int64_t image = -1, audio_second = -1, character = -1;
 };
 
 // Fills a PriceConfig's defaults (see Price).
@@ -33,7 +34,7 @@ int64_t cost_micros(const Price& price, const Usage& usage);
 std::string_view builtin_prices_yaml();
 
 // Sets one field of an entry ("input", "output", "cached_input", "cache_write", "reasoning",
-// "image", "audio_second") from its USD text; returns what is wrong, or nothing. Shared by the
+// "image", "audio_second", "character") from its USD text; returns what is wrong, or nothing. Shared by the
 // built-in table and the config's `prices:`.
 std::optional<std::string> set_price_field(PriceConfig& p, std::string_view field,
                                            std::string_view usd);

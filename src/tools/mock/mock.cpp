@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 
 #include "tools/mock/mock_embedding.h"
+#include "tools/mock/mock_endpoint.h"
 #include "tools/mock/mock_format.h"
 #include "tools/mock/mock_wire.h"
 
@@ -71,7 +72,9 @@ class MockHandler final : public Handler {
       : defaults_(MockKnobs::from_options(options)),
         models_json_(models_json(options.models)),
         formats_(mock_formats()),
-        format_requests_(new Counter[formats_.size()]) {}
+        format_requests_(new Counter[formats_.size()]),
+        endpoints_(mock_endpoints()),
+        endpoint_requests_(new Counter[endpoints_.size()]) {}
 
   Task<void> handle(Exchange& ex) override;
 
@@ -88,12 +91,16 @@ class MockHandler final : public Handler {
   Task<void> count_tokens(Exchange& ex);
   enum class JsonEndpoint { moderation, embeddings };
   Task<void> json_post(Exchange& ex, JsonEndpoint endpoint);
+  Task<void> endpoint(Exchange& ex, std::size_t index);
   std::string last_json();
 
   const MockKnobs defaults_;
   const std::string models_json_;
   const std::vector<const MockFormat*>& formats_;
   std::unique_ptr<Counter[]> format_requests_;  // chat requests per format, as formats_
+  const std::vector<const MockEndpoint*>& endpoints_;
+  std::unique_ptr<Counter[]> endpoint_requests_;  // requests per endpoint, as endpoints_
+  MockJobs jobs_;
   Counter requests_, chat_requests_, streams_started_, streams_completed_, streams_aborted_,
       streams_reset_, active_streams_, next_id_, fail_first_seen_, moderation_requests_,
       next_moderation_id_, embedding_requests_;
@@ -141,9 +148,15 @@ Task<void> MockHandler::handle(Exchange& ex) {
     co_await ex.respond(405, std::move(headers), to_openai_json(e));
   };
 
+  std::size_t endpoint_index = 0;
+  while (endpoint_index < endpoints_.size() &&
+         !endpoints_[endpoint_index]->matches(head.method, path))
+    ++endpoint_index;
   std::size_t format = 0;
   while (format < formats_.size() && !formats_[format]->matches(path)) ++format;
-  if (format < formats_.size()) {
+  if (endpoint_index < endpoints_.size()) {
+    co_await endpoint(ex, endpoint_index);
+  } else if (format < formats_.size()) {
     if (post) co_await chat(ex, format);
     else co_await wrong_method("POST");
   } else if (path == "/v1/moderations" || path == "/moderations") {
@@ -240,12 +253,70 @@ Task<void> MockHandler::json_post(Exchange& ex, JsonEndpoint endpoint) {
   co_await ex.respond(200, json_headers(), std::move(*answer));
 }
 
+// An endpoint of mock_endpoint.h: the body, the knobs (headers only), latency and faults,
+// then its answer, whole or streamed in pieces interval_ms apart. Recorded as the last request.
+Task<void> MockHandler::endpoint(Exchange& ex, std::size_t index) {
+  const MockEndpoint& ep = *endpoints_[index];
+  switch (co_await ex.read_body()) {
+    case BodyError::none: break;
+    case BodyError::too_large: {
+      MockAnswer a = ep.error(ApiError::too_large("request body too large"));
+      co_return co_await ex.respond(a.status, json_headers(), std::move(a.body));
+    }
+    case BodyError::malformed: {
+      MockAnswer a = ep.error(ApiError::invalid_request("malformed request body"));
+      co_return co_await ex.respond(a.status, json_headers(), std::move(a.body));
+    }
+    default: co_return;
+  }
+  ++endpoint_requests_[index];
+  const RequestHead& head = ex.head();
+  MockKnobs knobs = defaults_;
+  std::optional<MockAnswer> answer;
+  if (auto r = apply_header_knobs(knobs, head.headers); !r) answer = ep.error(r.error());
+  const std::int64_t seen = knobs.fail_first >= 0 ? ++fail_first_seen_ : 0;
+  if (!answer) {
+    if (const int fault = knobs.fault_status(knobs.fail_percent >= 0 ? roll_percent() : 0, seen)) {
+      ApiError e = mock_fault_error(fault);
+      if (knobs.retry_after >= 0) e.retry_after = std::to_string(knobs.retry_after);
+      answer = ep.error(e);
+    }
+  }
+  if (!answer) {
+    std::string_view path = head.target;
+    path = path.substr(0, path.find('?'));
+    const MockRequest req{head.method, head.target, path, head.headers, ex.body()};
+    answer = ep.answer(req, knobs, jobs_);
+  }
+  record_last(ex);
+  if (knobs.latency_ms > 0) {
+    if (!co_await sleep_ms(knobs.latency_ms)) co_return;
+  }
+  MockAnswer& a = *answer;
+  Headers headers = std::move(a.headers);
+  headers.emplace_back("content-type", a.content_type);
+  if (a.pieces.empty()) co_return co_await ex.respond(a.status, std::move(headers), std::move(a.body));
+  if (!co_await ex.start_stream(a.status, std::move(headers))) co_return;
+  for (std::size_t i = 0; i < a.pieces.size(); ++i) {
+    if (i > 0 && knobs.interval_ms > 0) {
+      if (!co_await sleep_ms(knobs.interval_ms)) co_return;
+    }
+    if (static_cast<int>(i) == knobs.reset_after_chunks) {
+      ex.abort();
+      co_return;
+    }
+    if (!co_await ex.write(a.pieces[i])) co_return;
+  }
+  co_await ex.finish_stream();
+}
+
 std::string MockHandler::reset() {
   for (Counter* c : {&requests_, &chat_requests_, &streams_started_, &streams_completed_,
                      &streams_aborted_, &streams_reset_, &fail_first_seen_,
                      &moderation_requests_, &embedding_requests_})
     c->reset();
   for (std::size_t i = 0; i < formats_.size(); ++i) format_requests_[i].reset();
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) endpoint_requests_[i].reset();
   {
     std::lock_guard lock(last_mutex_);
     last_.valid = false;
@@ -292,8 +363,12 @@ std::string MockHandler::last_json() {
   }
   json::error_code ec;
   json::value body = json::parse(last.body, ec);
-  if (ec) body = nullptr;
   json::object root;
+  if (ec) {
+    body = nullptr;
+    // Not JSON (a multipart upload): the text as it came, at most 64 KiB of it.
+    root["raw"] = json::string_view(last.body.data(), std::min<std::size_t>(last.body.size(), 65536));
+  }
   root["method"] = last.method;
   root["target"] = last.target;
   root["headers"] = std::move(headers);
@@ -316,6 +391,10 @@ std::string MockHandler::stats_json() const {
   for (std::size_t i = 0; i < formats_.size(); ++i)
     formats[formats_[i]->name()] = format_requests_[i].get();
   o["formats"] = std::move(formats);
+  json::object endpoints;
+  for (std::size_t i = 0; i < endpoints_.size(); ++i)
+    endpoints[endpoints_[i]->name()] = endpoint_requests_[i].get();
+  o["endpoints"] = std::move(endpoints);
   return json::serialize(o);
 }
 

@@ -41,6 +41,7 @@ constexpr KnobSpec kKnobs[] = {
     {"stream_usage", &MockKnobs::stream_usage, 0, 1},
     {"fail_first", &MockKnobs::fail_first, 0, 1'000'000},
     {"glue", &MockKnobs::glue, 0, 1},
+    {"polls", &MockKnobs::polls, 0, 1000},
 };
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }

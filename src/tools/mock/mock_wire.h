@@ -42,6 +42,8 @@ struct MockKnobs {
                                // (or 500); later ones answer normally unless fail_percent says
   int glue = 0;                // 1: words are written without the space after each (a token
                                // split across chunks: "AKIAIOSF" "ODNN7EXA" "MPLE")
+  int polls = 2;               // asynchronous jobs (Leonardo, Luma): polls that find the job
+                               // still pending before it is done
 
   static MockKnobs from_options(const MockOptions& options);
 
