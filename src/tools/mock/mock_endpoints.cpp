@@ -13,6 +13,10 @@ const MockEndpoint& mock_openai_images();
 const MockEndpoint& mock_openai_image_edits();
 const MockEndpoint& mock_openai_speech();
 const MockEndpoint& mock_openai_transcriptions();
+const MockEndpoint& mock_gemini_predict();
+const MockEndpoint& mock_gemini_embed();
+const MockEndpoint& mock_leonardo();
+const MockEndpoint& mock_luma();
 
 const std::vector<const MockEndpoint*>& mock_endpoints() {
   static const std::vector<const MockEndpoint*> all = {
@@ -20,6 +24,10 @@ const std::vector<const MockEndpoint*>& mock_endpoints() {
       &mock_openai_image_edits(),
       &mock_openai_speech(),
       &mock_openai_transcriptions(),
+      &mock_gemini_predict(),
+      &mock_gemini_embed(),
+      &mock_leonardo(),
+      &mock_luma(),
   };
   return all;
 }
