@@ -110,6 +110,11 @@ ApiError map_leonardo_error(std::string_view provider, int status, std::string_v
   json::value v = json::parse(body, ec);
   if (!ec && v.is_object()) msg = str_at(v.get_object(), "error");
   msg = msg.empty() ? upstream_excerpt(body, 200) : upstream_excerpt(msg);
+  // A model it does not know is a 4xx validation error here; a 404 is a job that vanished (or
+  // a wrong base_url): the gateway's problem, not the client's model.
+  if (status == 404)
+    return ApiError::bad_gateway("provider '" + std::string(provider) +
+                                 "' (leonardo) answered 404: " + msg);
   return map_upstream_status(provider, status, msg, retry_after);
 }
 

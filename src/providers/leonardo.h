@@ -13,7 +13,7 @@
 // `Authorization: Bearer`. OpenAI's size "WxH" goes as width and height (Leonardo wants
 // multiples of 8 and answers 400 otherwise); n is 1..8. Leonardo answers URLs only: a client
 // asking response_format b64_json gets a 400 naming it. COMPLETE → data[].url, FAILED → 502.
-// Errors are Hasura's {"error","path","code"}.
+// Errors are Hasura's {"error","path","code"}; a 404 (an unknown generation) is a 502.
 #include <memory>
 #include <string_view>
 

@@ -116,6 +116,11 @@ ApiError map_luma_error(std::string_view provider, int status, std::string_view 
     }
   }
   msg = msg.empty() ? upstream_excerpt(body, 200) : upstream_excerpt(msg);
+  // A model it does not know is a 4xx validation error here; a 404 is a job that vanished (or
+  // a wrong base_url): the gateway's problem, not the client's model.
+  if (status == 404)
+    return ApiError::bad_gateway("provider '" + std::string(provider) + "' (luma) answered 404: " +
+                                 msg);
   return map_upstream_status(provider, status, msg, retry_after);
 }
 

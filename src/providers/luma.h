@@ -12,7 +12,7 @@
 // (1:1, 3:4, 4:3, 9:16, 16:9, 9:21, 21:9). Luma makes one image per generation: n > 1 is a
 // 400 naming n. Luma answers URLs only: response_format b64_json is a 400 naming it.
 // completed → data[0].url, failed → 502 with failure_reason. Errors are FastAPI's
-// {"detail": "..." | [{"msg", "loc"...}]}.
+// {"detail": "..." | [{"msg", "loc"...}]}; a 404 (an unknown generation) is a 502.
 #include <memory>
 #include <string_view>
 

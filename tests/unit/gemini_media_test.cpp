@@ -350,7 +350,8 @@ TEST(GeminiEmbeddings, SemanticCacheCallsUseTheSameWire) {
   EXPECT_EQ(r->path, "/v1beta/models/text-embedding-004:batchEmbedContents");
   json::value body = parse(r->body);
   EXPECT_EQ(body.at("requests").at(0).at("outputDimensionality"), 128);
-  EXPECT_EQ(body.at("requests").at(0).at("content").at("parts").at(0).at("text").as_string(), inputs[0]);
+  const json::value& part = body.at("requests").at(0).at("content").at("parts").at(0);
+  EXPECT_EQ(part.at("text").as_string(), inputs[0]);
   auto d = p->decode_embeddings(R"({"embeddings":[{"values":[0.25,0.75]}]})");
   ASSERT_TRUE(d) << d.error().message;
   ASSERT_EQ(d->vectors.size(), 1u);

@@ -133,7 +133,8 @@ TEST(ImageRequest, ParsesSizes) {
   EXPECT_EQ((*s)->height, 1792);
   EXPECT_FALSE(parse_image_size("auto")->has_value());
   EXPECT_FALSE(parse_image_size("")->has_value());
-  for (const char* bad : {"1024", "x1024", "1024x", "-1x5", "10x0", "1e3x5", "99999x10", "1024X1024"}) {
+  for (const char* bad :
+       {"1024", "x1024", "1024x", "-1x5", "10x0", "1e3x5", "99999x10", "1024X1024"}) {
     auto r = parse_image_size(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().param, "size");
@@ -215,8 +216,9 @@ TEST(Leonardo, RefusesWhatItCannotDo) {
 TEST(Leonardo, PollsUntilComplete) {
   auto p = leonardo({{"poll_ms", "40"}});
   Call c(R"({"prompt":"x","n":2})", "m");
-  auto r = p->decode_modality(c.call, 0, "application/json",
-                              R"({"sdGenerationJob":{"generationId":"gen 1/a","apiCreditCost":16}})");
+  auto r = p->decode_modality(
+      c.call, 0, "application/json",
+      R"({"sdGenerationJob":{"generationId":"gen 1/a","apiCreditCost":16}})");
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_TRUE(r->next);
   EXPECT_EQ(r->next->method, "GET");
@@ -356,7 +358,8 @@ TEST(Leonardo, RunsAJobAgainstTheMock) {
   ASSERT_TRUE(rq);
   MockAnswer a = to_mock(*rq, jobs);
   EXPECT_EQ(a.status, 400);
-  EXPECT_EQ(p->map_error(a.status, a.body, "").status, 400);
+  ApiError e = p->map_error(a.status, a.body, "");
+  EXPECT_EQ(e.status, 400);
   a = to_mock(*rq, jobs, {}, Headers{{"content-type", "application/json"}});
   EXPECT_EQ(a.status, 401);
   EXPECT_EQ(json::parse(a.body).at("code"), "access-denied");
@@ -367,6 +370,9 @@ TEST(Leonardo, RunsAJobAgainstTheMock) {
   a = to_mock(unknown, jobs);
   EXPECT_EQ(a.status, 404);
   EXPECT_EQ(json::parse(a.body).at("path"), "$");
+  e = p->map_error(a.status, a.body, "");
+  EXPECT_EQ(e.status, 502);  // the job vanished: not the client's model
+  EXPECT_NE(e.message.find("generation not found"), std::string::npos);
 }
 
 // --- Luma ------------------------------------------------------------------------------------
@@ -514,6 +520,9 @@ TEST(Luma, RunsAJobAgainstTheMock) {
   a = to_mock(unknown, jobs);
   EXPECT_EQ(a.status, 404);
   EXPECT_EQ(json::parse(a.body).at("detail"), "Generation not found");
+  e = p->map_error(a.status, a.body, "");
+  EXPECT_EQ(e.status, 502);
+  EXPECT_FALSE(e.retryable);
 }
 
 }  // namespace

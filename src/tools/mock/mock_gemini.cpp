@@ -398,7 +398,8 @@ Result<MockTurn> GeminiFormat::parse(std::string_view target, const Headers&,
 std::string_view method_model(std::string_view path, std::string_view method) {
   for (std::string_view prefix : kPrefixes) {
     if (!path.starts_with(prefix) || !path.ends_with(method)) continue;
-    std::string_view model = path.substr(prefix.size(), path.size() - prefix.size() - method.size());
+    std::string_view model =
+        path.substr(prefix.size(), path.size() - prefix.size() - method.size());
     if (!model.empty() && model.find('/') == std::string_view::npos) return model;
   }
   return {};

@@ -19,6 +19,7 @@ namespace {
 
 constexpr std::string_view kCreate = "/api/rest/v1/generations";
 constexpr std::string_view kPoll = "/api/rest/v1/generations/";
+constexpr std::string_view kDefaultModel = "b24e16ff-06e3-43eb-8d33-4416c2d75876";
 
 std::string hasura_error(std::string_view message, std::string_view code) {
   std::string out = R"({"error":")";
@@ -78,11 +79,12 @@ class Leonardo final : public MockEndpoint {
                     "validation-failed");
     }
     const json::value* model = o.if_contains("modelId");
-    if (model && !model->is_string()) return fail(400, "modelId must be a string", "validation-failed");
+    if (model && !model->is_string())
+      return fail(400, "modelId must be a string", "validation-failed");
     json::object job;
     job["vendor"] = "leonardo";
     job["prompt"] = prompt->get_string();
-    job["modelId"] = model ? model->get_string() : json::string("b24e16ff-06e3-43eb-8d33-4416c2d75876");
+    job["modelId"] = model ? model->get_string() : json::string(kDefaultModel);
     job["n"] = n;
     job["width"] = side[0];
     job["height"] = side[1];
