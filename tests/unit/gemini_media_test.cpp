@@ -424,7 +424,8 @@ TEST(GeminiMedia, ProviderAndMockAgreeOnEmbeddings) {
   ASSERT_EQ(a.status, 200) << a.body;
   auto r = p->decode_modality(c.call, 0, a.content_type, std::move(a.body));
   ASSERT_TRUE(r) << r.error().message;
-  const json::array& data = parse(r->body).at("data").as_array();
+  const json::value answer = parse(r->body);
+  const json::array& data = answer.at("data").as_array();
   ASSERT_EQ(data.size(), 3u);
   std::vector<std::vector<double>> vs;
   for (const auto& d : data) {

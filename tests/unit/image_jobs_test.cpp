@@ -194,11 +194,12 @@ TEST(Leonardo, RefusesWhatItCannotDo) {
   struct Case {
     const char* body;
     const char* param;
+    bool no_counterpart;  // Leonardo's limit (the message names the provider), not a bad shape
   } cases[] = {
-      {R"({"prompt":"x","n":9})", "n"},
-      {R"({"prompt":"x","response_format":"b64_json"})", "response_format"},
-      {R"({"prompt":"x","size":"big"})", "size"},
-      {R"({"prompt":"x","stream":true})", "stream"},
+      {R"({"prompt":"x","n":9})", "n", true},
+      {R"({"prompt":"x","response_format":"b64_json"})", "response_format", true},
+      {R"({"prompt":"x","stream":true})", "stream", true},
+      {R"({"prompt":"x","size":"big"})", "size", false},
   };
   for (const Case& k : cases) {
     Call c(k.body, "m");
@@ -206,7 +207,9 @@ TEST(Leonardo, RefusesWhatItCannotDo) {
     ASSERT_FALSE(r) << k.body;
     EXPECT_EQ(r.error().status, 400) << k.body;
     EXPECT_EQ(r.error().param, k.param) << k.body;
-    EXPECT_NE(r.error().message.find("'leo'"), std::string::npos) << r.error().message;
+    if (k.no_counterpart) {
+      EXPECT_NE(r.error().message.find("'leo'"), std::string::npos) << r.error().message;
+    }
   }
   ModalityCall other;
   other.modality = Modality::embeddings;
