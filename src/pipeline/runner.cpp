@@ -62,6 +62,7 @@ routing::RuleInput rule_input(const RequestContext& ctx) {
   in.key = ctx.principal.key_name;
   in.claims = ctx.principal.claims;
   in.model = ctx.model;
+  in.modality = modality_name(ctx.modality);
   return in;
 }
 

@@ -74,15 +74,21 @@ before(async () => {
     ],
     apiKeys: [{ name: 'team', env: 'API_KEY' }, { name: 'budgeted', env: 'BUDGET_KEY' }],
   };
+  // The budgeted key may embed and make images, but not speak (an authorization rule on the
+  // modality); its image spend has a budget of its own.
   const yaml = renderConfig(spec) + `
 prices:
   img-1: {image: 0.04}
   tts-1: {character: 15.00}
   stt-1: {audio_second: 0.0001}
   emb-1: {input: 0.02}
+authorization:
+  rules:
+    - {id: no-speech-for-budgeted, when: [{key: budgeted}, {modality: speech}]}
 quotas:
   budgets:
-    - {id: tight, scope: [key], usd: 0.10, period: day, when: [{key: budgeted}]}
+    - {id: tight, scope: [key], usd: 0.10, period: day,
+       when: [{key: budgeted}, {modality: [image_generation, image_edit]}]}
 guardrails:
   checks:
     - {id: no-secrets, kind: secrets, phase: [before]}
@@ -202,6 +208,15 @@ describe('routing the modalities', () => {
     const two = await post('/v1/images/generations', { model: 'media/img-1', prompt: 'p', n: 2 }, budgetKey);
     const e = assertOpenAIError(two, 429);
     assert.match(e.message, /tight/);
+  });
+
+  test('authorization and quotas read the modality', async () => {
+    const speech = await post('/v1/audio/speech', { model: 'media/tts-1', voice: 'v', input: 'hi' }, budgetKey);
+    const e = assertOpenAIError(speech, 403);
+    assert.match(e.message, /no-speech-for-budgeted/);
+    // Embeddings are neither denied nor counted in the images' budget (spent by the test above).
+    const emb = await post('/v1/embeddings', { model: 'media/emb-1', input: 'hi' }, budgetKey);
+    assert.equal(emb.status, 200, emb.text);
   });
 
   test('guardrails check the text inputs', async () => {

@@ -13,6 +13,7 @@
 #include "providers/openai_media.h"
 #include "providers/vendors.h"
 #include "quota/prices.h"
+#include "routing/route.h"
 
 namespace torii {
 namespace {
@@ -440,6 +441,39 @@ TEST_F(MediaCodec, ImagesCountAndBadAnswers) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().status, 502);
   EXPECT_EQ(bad.error().message.find("sk-secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace torii
+
+namespace torii {
+namespace {
+
+TEST(ModalityRules, ConditionsReadTheModality) {
+  RuleCondition c;
+  c.subject = RuleCondition::Subject::modality;
+  c.op = RuleCondition::Op::in;
+  c.values = {"speech", "image_generation"};
+  routing::RuleInput in;
+  EXPECT_FALSE(routing::matches(c, in));  // chat by default
+  in.modality = "speech";
+  EXPECT_TRUE(routing::matches(c, in));
+  c.negate = true;
+  EXPECT_FALSE(routing::matches(c, in));
+}
+
+TEST(ModalityRules, TheLoaderKnowsTheNames) {
+  const std::string base =
+      "providers: [{name: p, kind: openai-compatible, base_url: 'http://127.0.0.1:9/v1'}]\n"
+      "authorization:\n  rules:\n    - {id: r, when: [{modality: ";
+  auto ok = parse_config(base + "[speech, embeddings]}]}\n", "t.yaml");
+  ASSERT_TRUE(ok) << ok.error().message;
+  const RuleCondition& c = ok->authorization.rules.at(0).when.at(0);
+  EXPECT_EQ(c.subject, RuleCondition::Subject::modality);
+  EXPECT_EQ(c.values, (std::vector<std::string>{"speech", "embeddings"}));
+  auto bad = parse_config(base + "video}]}\n", "t.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("got 'video'"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace
