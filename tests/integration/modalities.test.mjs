@@ -227,6 +227,17 @@ describe('routing the modalities', () => {
     assert.ok(!e.message.includes('AKIAIOSFODNN7EXAMPLE'));
   });
 
+  test('metrics count the modalities and their units', async () => {
+    let text = '';
+    await waitFor(async () => {
+      text = (await request(`${gw.url}/metrics`)).text;
+      return /torii_modality_units_total\{[^}]*unit="characters"[^}]*\} [1-9]/.test(text);
+    }, ms(5000), 'the speech characters in /metrics');
+    const images = text.match(/torii_modality_units_total\{modality="image_generation",model="img-1",unit="images"\} (\d+)/);
+    assert.ok(images && Number(images[1]) >= 2, text.slice(0, 2000));
+    assert.match(text, /torii_modality_requests_total\{modality="embeddings",outcome="ok"\} [1-9]/);
+  });
+
   test('bad JSON, the wrong method, Azure-style paths', async () => {
     const bad = await request(`${gw.url}/v1/embeddings`, { method: 'POST', body: '{"model":',
       headers: { ...bearer(apiKey), 'content-type': 'application/json' } });
