@@ -46,6 +46,19 @@ const ADAPTERS = [
   { id: 'together', kind: 'together', base: (m) => `${m}/v1`, auth: bearer,
     paths: pick('embeddings', 'image_generation') },
   { id: 'deepseek', kind: 'deepseek', base: (m) => `${m}/v1`, auth: bearer, paths: {} },
+  { id: 'gemini', kind: 'gemini', base: (m) => m,
+    auth: (h, key) => h['x-goog-api-key'] === key && !h.authorization,
+    paths: { embeddings: /^\/v1beta\/models\/mock-1:batchEmbedContents$/,
+      image_generation: /^\/v1beta\/models\/mock-1:predict$/ } },
+  // Asynchronous jobs, polled every options.poll_ms: the last upstream request is the poll
+  // that found the job done.
+  { id: 'leonardo', kind: 'leonardo', base: (m) => `${m}/api/rest/v1`, auth: bearer,
+    extra: { options: { poll_ms: '20' } },
+    paths: { image_generation: /^\/api\/rest\/v1\/generations\/job-\d+$/ } },
+  // The mock checks Luma's model names.
+  { id: 'luma', kind: 'luma', base: (m) => `${m}/dream-machine/v1`, auth: bearer,
+    model: 'photon-1', extra: { options: { poll_ms: '20' } },
+    paths: { image_generation: /^\/dream-machine\/v1\/generations\/job-\d+$/ } },
 ];
 
 // One case per modality: the SDK call and what its answer must hold.
