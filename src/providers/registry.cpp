@@ -5,6 +5,8 @@
 #include "providers/bedrock/bedrock.h"
 #include "providers/gemini.h"
 #include "providers/cohere.h"
+#include "providers/elevenlabs.h"
+#include "providers/hive.h"
 #include "providers/ollama.h"
 #include "providers/openai_compatible.h"
 #include "providers/vendors.h"
@@ -29,6 +31,8 @@ struct Kinds {
       {"gemini", kGeminiDefaultBaseUrl, true, &make_gemini, "api_version"},
       {"cohere", "https://api.cohere.com", true, &make_cohere},
       {"ollama", "http://127.0.0.1:11434", false, &make_ollama, "options"},
+      {"elevenlabs", kElevenLabsDefaultBaseUrl, true, &make_elevenlabs},
+      {"hive", kHiveDefaultBaseUrl, true, &make_hive},
   };
   Kinds() {
     for (const VendorSpec& v : vendor_specs())
