@@ -13,6 +13,9 @@ const MockEndpoint& mock_openai_images();
 const MockEndpoint& mock_openai_image_edits();
 const MockEndpoint& mock_openai_speech();
 const MockEndpoint& mock_openai_transcriptions();
+const MockEndpoint& mock_elevenlabs_tts();
+const MockEndpoint& mock_elevenlabs_stt();
+const MockEndpoint& mock_hive_images();
 
 const std::vector<const MockEndpoint*>& mock_endpoints() {
   static const std::vector<const MockEndpoint*> all = {
@@ -20,6 +23,9 @@ const std::vector<const MockEndpoint*>& mock_endpoints() {
       &mock_openai_image_edits(),
       &mock_openai_speech(),
       &mock_openai_transcriptions(),
+      &mock_elevenlabs_tts(),
+      &mock_elevenlabs_stt(),
+      &mock_hive_images(),
   };
   return all;
 }
