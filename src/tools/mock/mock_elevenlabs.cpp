@@ -4,7 +4,8 @@
 //   POST /v1/speech-to-text  multipart: model_id, file, language_code?; the file read back as
 //        {"language_code","language_probability","text","words":[{"text","start","end",...}]}
 // Errors in ElevenLabs' shape: {"detail":{"status","message"}}; a missing field is FastAPI's
-// 422 {"detail":[{"type","loc","msg"}]}.
+// 422 {"detail":[{"type","loc","msg"}]}. Model ids are free (tests use their own), but a model
+// of the other side (scribe_* for speech, eleven_* for transcription) is a 400.
 #include <cstdio>
 
 #include <boost/json.hpp>
@@ -122,7 +123,7 @@ class TextToSpeech final : public MockEndpoint {
     if (!text->is_string() || text->get_string().empty())
       return detail_error(400, "invalid_text", "'text' must be a non-empty string");
     if (const auto* m = o.if_contains("model_id"); m && !m->is_null()) {
-      if (!m->is_string() || !m->get_string().starts_with("eleven_"))
+      if (!m->is_string() || m->get_string().starts_with("scribe_"))
         return detail_error(400, "model_not_found", "model_id is not a text-to-speech model");
     }
     if (const auto* vs = o.if_contains("voice_settings"); vs && !vs->is_null()) {
@@ -180,7 +181,7 @@ class SpeechToText final : public MockEndpoint {
       else if (p.name == "language_code") language = p.data;
     }
     if (model.empty()) return missing_field("model_id");
-    if (!model.starts_with("scribe_"))
+    if (model.starts_with("eleven_"))
       return detail_error(400, "invalid_model_id", "model_id is not a speech-to-text model");
     if (!file || file->filename.empty()) return missing_field("file");
     const std::string text = mock_transcribe(file->data);
