@@ -201,7 +201,8 @@ TEST(HiveMock, GeneratesThroughTheMock) {
   EXPECT_EQ(json::parse(a.body).at("model"), "black-forest-labs/flux-schnell");
   auto out = p->decode_modality(c.call, 0, a.content_type, std::move(a.body));
   ASSERT_TRUE(out.ok()) << out.error().message;
-  const json::array& data = json::parse(out->body).at("data").as_array();
+  const json::value answer = json::parse(out->body);
+  const json::array& data = answer.at("data").as_array();
   ASSERT_EQ(data.size(), 3u);
   for (const auto& d : data)
     EXPECT_TRUE(std::string_view(d.at("url").as_string()).ends_with(".jpg"));
