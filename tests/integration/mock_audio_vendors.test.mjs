@@ -1,10 +1,13 @@
 // `torii mock` alone, over real sockets: ElevenLabs' text-to-speech (streamed audio, its key
 // header, its error shape) and speech-to-text (multipart, the audio read back), and Hive's V3
-// image generation.
+// image generation; then the elevenlabs and hive kinds through the gateway: what they refuse,
+// what they ignore, and the units they report.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startMock } from '../lib/harness.mjs';
-import { mockStats } from '../lib/http.mjs';
+import { randomKey, renderConfig, startGateway, startMock, tempDir } from '../lib/harness.mjs';
+import { mockLast, mockStats } from '../lib/http.mjs';
 
 // POST with raw bytes back (audio is not UTF-8).
 async function post(url, body, headers = {}) {
@@ -118,5 +121,89 @@ describe('torii mock: ElevenLabs and Hive', () => {
     assert.equal(fault.status, 429);
     assert.equal(fault.headers.get('retry-after'), '3');
     assert.equal(fault.json.status_code, 429);
+  });
+});
+
+describe('elevenlabs and hive through the gateway', () => {
+  const dir = tempDir();
+  const apiKey = randomKey('sk-audio');
+  const providerKey = randomKey('sk-audio-provider');
+  let mock;
+  let gw;
+  const auth = () => ({ authorization: `Bearer ${apiKey}` });
+  before(async () => {
+    mock = await startMock();
+    const spec = {
+      providers: [
+        { name: 'el', kind: 'elevenlabs', base_url: mock.url, api_key_env: 'PROVIDER_KEY',
+          models: ['eleven_multilingual_v2', 'scribe_v1'] },
+        { name: 'hv', kind: 'hive', base_url: `${mock.url}/api/v3`, api_key_env: 'PROVIDER_KEY',
+          models: ['black-forest-labs/flux-schnell'] },
+      ],
+      apiKeys: [{ name: 'team', env: 'API_KEY' }],
+    };
+    const file = path.join(dir, 'torii.yaml');
+    fs.writeFileSync(file, renderConfig(spec));
+    gw = await startGateway(file, { env: { API_KEY: apiKey, PROVIDER_KEY: providerKey } });
+  });
+  after(async () => { await Promise.all([gw && gw.stop(), mock && mock.stop()]); });
+
+  test('speech: the voice in the path, ignored hints listed, aac refused', async () => {
+    const r = await post(`${gw.url}/v1/audio/speech`, { model: 'el/eleven_multilingual_v2',
+      voice: 'JBFqnCBsd6RMkjVDRZzb', input: 'through the gateway', response_format: 'wav',
+      speed: 1.1, instructions: 'cheerful' }, auth());
+    assert.equal(r.status, 200, r.bytes.toString());
+    assert.equal(r.headers.get('content-type'), 'audio/wav');
+    assert.ok(r.bytes.includes('MOCKAUDIO:through the gateway\n'));
+    assert.equal(r.headers.get('x-torii-ignored-params'), 'instructions');
+    const last = await mockLast(mock.url);
+    assert.equal(last.target, '/v1/text-to-speech/JBFqnCBsd6RMkjVDRZzb/stream?output_format=wav_24000');
+    assert.equal(last.headers['xi-api-key'], providerKey);
+    assert.deepEqual(last.body, { text: 'through the gateway', model_id: 'eleven_multilingual_v2',
+      voice_settings: { speed: 1.1 } });
+
+    const aac = await post(`${gw.url}/v1/audio/speech`, { model: 'el/eleven_multilingual_v2',
+      voice: 'v', input: 'x', response_format: 'aac' }, auth());
+    assert.equal(aac.status, 400);
+    assert.equal(aac.json.error.param, 'response_format');
+    assert.match(aac.json.error.message, /'el'/);
+  });
+
+  test('transcription: verbose_json from the words, the duration reported', async () => {
+    const audio = Buffer.concat([Buffer.from('ID3\x04\x00MOCKAUDIO:one two three\n'),
+      Buffer.alloc(16000 - 27)]);
+    const form = multipart({ model: 'el/scribe_v1', response_format: 'verbose_json',
+      language: 'en', prompt: 'numbers' },
+    [{ name: 'file', filename: 'n.mp3', type: 'audio/mpeg', data: audio }]);
+    const r = await post(`${gw.url}/v1/audio/transcriptions`, form.body,
+      { ...auth(), 'content-type': form.type });
+    assert.equal(r.status, 200, r.bytes.toString());
+    assert.equal(r.json.text, 'one two three');
+    assert.equal(r.json.language, 'en');
+    assert.ok(Math.abs(r.json.duration - audio.length / 16000) < 0.001, String(r.json.duration));
+    assert.equal(r.headers.get('x-torii-ignored-params'), 'prompt');
+    const translated = await post(`${gw.url}/v1/audio/translations`, form.body,
+      { ...auth(), 'content-type': form.type });
+    assert.equal(translated.status, 400);
+  });
+
+  test('hive: URLs for n images, base64 refused', async () => {
+    const r = await post(`${gw.url}/v1/images/generations`, {
+      model: 'hv/black-forest-labs/flux-schnell', prompt: 'a red gate', n: 2, size: '512x512',
+      quality: 'hd' }, auth());
+    assert.equal(r.status, 200, r.bytes.toString());
+    assert.equal(r.json.data.length, 2);
+    assert.match(r.json.data[0].url, /^https:\/\/images\.mock\.invalid\//);
+    assert.equal(r.headers.get('x-torii-ignored-params'), 'quality');
+    const last = await mockLast(mock.url);
+    assert.equal(last.target, '/api/v3/black-forest-labs/flux-schnell');
+    assert.equal(last.headers.authorization, `Bearer ${providerKey}`);
+    assert.deepEqual(last.body, { input: { prompt: 'a red gate',
+      image_size: { width: 512, height: 512 }, num_images: 2, output_format: 'png' } });
+    const b64 = await post(`${gw.url}/v1/images/generations`, {
+      model: 'hv/black-forest-labs/flux-schnell', prompt: 'x', response_format: 'b64_json' },
+    auth());
+    assert.equal(b64.status, 400);
+    assert.equal(b64.json.error.param, 'response_format');
   });
 });
