@@ -7,6 +7,8 @@
 #include "providers/cohere.h"
 #include "providers/leonardo.h"
 #include "providers/luma.h"
+#include "providers/elevenlabs.h"
+#include "providers/hive.h"
 #include "providers/ollama.h"
 #include "providers/openai_compatible.h"
 #include "providers/vendors.h"
@@ -33,6 +35,8 @@ struct Kinds {
       {"ollama", "http://127.0.0.1:11434", false, &make_ollama, "options"},
       {"leonardo", kLeonardoDefaultBaseUrl, true, &make_leonardo, "options"},
       {"luma", kLumaDefaultBaseUrl, true, &make_luma, "options"},
+      {"elevenlabs", kElevenLabsDefaultBaseUrl, true, &make_elevenlabs},
+      {"hive", kHiveDefaultBaseUrl, true, &make_hive},
   };
   Kinds() {
     for (const VendorSpec& v : vendor_specs())

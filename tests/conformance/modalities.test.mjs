@@ -59,6 +59,14 @@ const ADAPTERS = [
   { id: 'luma', kind: 'luma', base: (m) => `${m}/dream-machine/v1`, auth: bearer,
     model: 'photon-1', extra: { options: { poll_ms: '20' } },
     paths: { image_generation: /^\/dream-machine\/v1\/generations\/job-\d+$/ } },
+  // ElevenLabs: the OpenAI voice is the voice id; mp3 is mp3_44100_128.
+  { id: 'elevenlabs', kind: 'elevenlabs', base: (m) => m,
+    auth: (h, key) => h['xi-api-key'] === key && !h.authorization,
+    paths: { speech: /^\/v1\/text-to-speech\/alloy\/stream\?output_format=mp3_44100_128$/,
+      transcription: /^\/v1\/speech-to-text$/ } },
+  // Hive's V3 API: the model is the path under the base.
+  { id: 'hive', kind: 'hive', base: (m) => `${m}/api/v3`, auth: bearer,
+    paths: { image_generation: /^\/api\/v3\/mock-1$/ } },
 ];
 
 // One case per modality: the SDK call and what its answer must hold.

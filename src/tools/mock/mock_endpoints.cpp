@@ -17,6 +17,9 @@ const MockEndpoint& mock_gemini_predict();
 const MockEndpoint& mock_gemini_embed();
 const MockEndpoint& mock_leonardo();
 const MockEndpoint& mock_luma();
+const MockEndpoint& mock_elevenlabs_tts();
+const MockEndpoint& mock_elevenlabs_stt();
+const MockEndpoint& mock_hive_images();
 
 const std::vector<const MockEndpoint*>& mock_endpoints() {
   static const std::vector<const MockEndpoint*> all = {
@@ -28,6 +31,9 @@ const std::vector<const MockEndpoint*>& mock_endpoints() {
       &mock_gemini_embed(),
       &mock_leonardo(),
       &mock_luma(),
+      &mock_elevenlabs_tts(),
+      &mock_elevenlabs_stt(),
+      &mock_hive_images(),
   };
   return all;
 }
