@@ -25,6 +25,15 @@ providers:
   - {name: mock-cohere, kind: cohere, base_url: builtin-mock, api_key: demo-provider-key, models: [mock-1]}
   - {name: mock-bedrock, kind: bedrock, base_url: builtin-mock, region: us-east-1,
      aws_access_key_id: AKIDDEMO, aws_secret_access_key: demo-secret, models: [mock-1]}
+  # The vendors with media APIs of their own, on the same mock (docs/MODALITIES.md).
+  - {name: mock-elevenlabs, kind: elevenlabs, base_url: builtin-mock, api_key: demo-provider-key,
+     models: [eleven_multilingual_v2, scribe_v1]}
+  - {name: mock-leonardo, kind: leonardo, base_url: builtin-mock, api_key: demo-provider-key,
+     models: [phoenix], options: {poll_ms: "200"}}
+  - {name: mock-luma, kind: luma, base_url: builtin-mock, api_key: demo-provider-key,
+     models: [photon-1], options: {poll_ms: "200"}}
+  - {name: mock-hive, kind: hive, base_url: builtin-mock, api_key: demo-provider-key,
+     models: [black-forest-labs/flux-schnell]}
   # A second mock target that fails 30% of its calls (the mock's fail_percent knob, sent as a
   # header on every call): the "demo" route fails over from it, so clients still see 200s.
   - {name: mock-flaky, kind: mock, models: [mock-1], headers: {x-mock-fail-percent: "30"}}

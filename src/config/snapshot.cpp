@@ -191,7 +191,9 @@ Result<void> make_provider(Snapshot& s, const ProviderConfig& pc,
   const ProviderKind* vendor = find_provider_kind(pc.kind);
   if (!vendor)
     return ApiError::invalid_request("provider '" + pc.name + "': unknown kind '" + pc.kind + "'");
-  // The built-in mock serves OpenAI paths under /v1 and native paths from its root.
+  // The built-in mock serves OpenAI paths under /v1 and each native vendor's paths as the
+  // vendor has them: from its root, under the path of the kind's default base URL
+  // (Leonardo's /api/rest/v1, Luma's /dream-machine/v1, Hive's /api/v3).
   const bool builtin = pc.kind == "mock" || pc.base_url == kBuiltinMock;
   const VendorSpec* spec = find_vendor(pc.kind);
   const bool openai_paths = spec != nullptr && spec->chat_path == "/chat/completions";
@@ -199,7 +201,12 @@ Result<void> make_provider(Snapshot& s, const ProviderConfig& pc,
     return ApiError::invalid_request("provider '" + pc.name +
                                      "': the built-in mock is not running (it starts only "
                                      "when the config at startup uses it)");
-  std::string base = builtin              ? builtin_mock_url + (openai_paths ? "/v1" : "")
+  std::string_view native_path = vendor->default_base_url;
+  if (const auto scheme = native_path.find("://"); scheme != std::string_view::npos) {
+    const auto slash = native_path.find('/', scheme + 3);
+    native_path = slash == std::string_view::npos ? std::string_view() : native_path.substr(slash);
+  }
+  std::string base = builtin ? builtin_mock_url + std::string(openai_paths ? "/v1" : native_path)
                      : pc.base_url.empty() ? std::string(vendor->default_base_url)
                                            : pc.base_url;
   if (base.empty())

@@ -176,4 +176,20 @@ describe('the demo config serves every modality', () => {
     const m = await client.moderations.create({ input: 'pure violence' });
     assert.equal(m.results[0].flagged, true);
   });
+
+  test('the native media vendors on the same mock: jobs polled, ElevenLabs round trip', async () => {
+    for (const model of ['mock-leonardo/phoenix', 'mock-luma/photon-1',
+      'mock-hive/black-forest-labs/flux-schnell']) {
+      const r = await client.images.generate({ model, prompt: 'a torii gate', response_format: 'url' });
+      assert.match(r.data[0].url, /^https:\/\//, model);
+    }
+    const g = await client.images.generate({ model: 'mock-gemini/mock-1', prompt: 'a gate' });
+    assert.ok(g.data[0].b64_json);
+    const speech = await client.audio.speech.create({ model: 'mock-elevenlabs/eleven_multilingual_v2',
+      voice: 'demo-voice', input: 'spoken by eleven' });
+    const audio = Buffer.from(await speech.arrayBuffer());
+    const t = await client.audio.transcriptions.create({ model: 'mock-elevenlabs/scribe_v1',
+      file: await toFile(audio, 'eleven.mp3') });
+    assert.equal(t.text, 'spoken by eleven');
+  });
 });
