@@ -261,11 +261,13 @@ Task<void> MockHandler::endpoint(Exchange& ex, std::size_t index) {
     case BodyError::none: break;
     case BodyError::too_large: {
       MockAnswer a = ep.error(ApiError::too_large("request body too large"));
-      co_return co_await ex.respond(a.status, json_headers(), std::move(a.body));
+      co_await ex.respond(a.status, json_headers(), std::move(a.body));
+      co_return;
     }
     case BodyError::malformed: {
       MockAnswer a = ep.error(ApiError::invalid_request("malformed request body"));
-      co_return co_await ex.respond(a.status, json_headers(), std::move(a.body));
+      co_await ex.respond(a.status, json_headers(), std::move(a.body));
+      co_return;
     }
     default: co_return;
   }
@@ -295,7 +297,10 @@ Task<void> MockHandler::endpoint(Exchange& ex, std::size_t index) {
   MockAnswer& a = *answer;
   Headers headers = std::move(a.headers);
   headers.emplace_back("content-type", a.content_type);
-  if (a.pieces.empty()) co_return co_await ex.respond(a.status, std::move(headers), std::move(a.body));
+  if (a.pieces.empty()) {
+    co_await ex.respond(a.status, std::move(headers), std::move(a.body));
+    co_return;
+  }
   if (!co_await ex.start_stream(a.status, std::move(headers))) co_return;
   for (std::size_t i = 0; i < a.pieces.size(); ++i) {
     if (i > 0 && knobs.interval_ms > 0) {
