@@ -13,6 +13,9 @@ const MockEndpoint& mock_openai_images();
 const MockEndpoint& mock_openai_image_edits();
 const MockEndpoint& mock_openai_speech();
 const MockEndpoint& mock_openai_transcriptions();
+const MockEndpoint& mock_cohere_embed();
+const MockEndpoint& mock_bedrock_invoke();
+const MockEndpoint& mock_ollama_embed();
 
 const std::vector<const MockEndpoint*>& mock_endpoints() {
   static const std::vector<const MockEndpoint*> all = {
@@ -20,6 +23,9 @@ const std::vector<const MockEndpoint*>& mock_endpoints() {
       &mock_openai_image_edits(),
       &mock_openai_speech(),
       &mock_openai_transcriptions(),
+      &mock_cohere_embed(),
+      &mock_bedrock_invoke(),
+      &mock_ollama_embed(),
   };
   return all;
 }
