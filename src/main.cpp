@@ -261,6 +261,7 @@ int serve(const ServeOptions& so) {
     ao.port = admin_cfg.port;
     ao.workers = 1;
     ao.max_body_bytes = config.server.max_body_bytes;
+    ao.max_upload_bytes = 0;  // no uploads on the admin listener
     ao.shutdown_grace = std::chrono::milliseconds(2000);
     admin_server = std::make_unique<Server>(ao, admin::make_admin_handler(std::move(deps)));
     if (!bind_and_start(*admin_server)) return 1;

@@ -151,8 +151,10 @@ std::string_view column_text(sqlite3_stmt* st, int i) {
 constexpr const char* kUsageSelect =
     "SELECT ts, json_extract(event, '$.consumer', '$.key', '$.model', '$.provider', '$.route', "
     "'$.outcome', '$.usage.prompt', '$.usage.completion', '$.usage.cached', "
-    "'$.usage.reasoning', '$.cost_micros') FROM audit_events";
-enum UsageMember { kConsumer, kKey, kModel, kProvider, kRoute, kOutcome, kPrompt, kMembers = 11 };
+    "'$.usage.reasoning', '$.cost_micros', '$.modality') FROM audit_events";
+enum UsageMember {
+  kConsumer, kKey, kModel, kProvider, kRoute, kOutcome, kPrompt, kModality = 11, kMembers = 12
+};
 constexpr int kDayKey = -1;
 
 struct GroupKey {
@@ -162,7 +164,8 @@ struct GroupKey {
 
 constexpr GroupKey kGroupKeys[] = {{"consumer", kConsumer}, {"key", kKey},
                                    {"model", kModel},       {"provider", kProvider},
-                                   {"route", kRoute},       {"day", kDayKey}};
+                                   {"route", kRoute},       {"day", kDayKey},
+                                   {"modality", kModality}};
 
 // The sums after the group keys, in output order; the last five are the members from kPrompt.
 constexpr const char* kUsageColumns[] = {"requests",         "errors",
@@ -274,7 +277,7 @@ Result<std::string> usage_aggregates(const std::string& db_path, const UsageQuer
     if (k == std::end(kGroupKeys)) {
       return ApiError::invalid_request(
           "unknown group_by '" + name.substr(0, 64) +
-              "': expected consumer, key, model, provider, route or day",
+              "': expected consumer, key, model, provider, route, modality or day",
           "group_by");
     }
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
@@ -310,6 +313,7 @@ Result<std::string> usage_aggregates(const std::string& db_path, const UsageQuer
         const int member = keys[i]->member;
         if (member == kDayKey) key[i] = utc_day(ts);
         else if (m[member].is_string()) key[i] = std::string(m[member].get_string());
+        else if (member == kModality) key[i] = "chat";  // events written before it existed
         else key[i].reset();
       }
       Sums& sums = groups[key];

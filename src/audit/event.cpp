@@ -74,6 +74,7 @@ std::string to_json(const AuditEvent& e) {
   }
   out += ']';
   w.str("api", e.api);
+  w.str("modality", e.modality);
   w.str("method", e.method);
   w.str("path", e.path);
   w.opt("route", e.route);
@@ -121,6 +122,9 @@ std::string to_json(const AuditEvent& e) {
     uw.num("cached", e.usage.cached);
     uw.num("cache_write", e.usage.cache_write);
     uw.num("reasoning", e.usage.reasoning);
+    if (e.usage.images >= 0) uw.num("images", e.usage.images);
+    if (e.usage.audio_ms >= 0) uw.num("audio_ms", e.usage.audio_ms);
+    if (e.usage.characters >= 0) uw.num("characters", e.usage.characters);
   }
   out += '}';
   w.key("cost_micros");

@@ -37,6 +37,8 @@ struct UsageRecord {
   int64_t cached = 0;       // prompt tokens read from the provider's cache
   int64_t cache_write = 0;  // prompt tokens written to it
   int64_t reasoning = 0;    // part of completion
+  // The other modalities' units (written only when the call had them).
+  int64_t images = -1, audio_ms = -1, characters = -1;
 };
 
 struct AuditEvent {
@@ -57,6 +59,7 @@ struct AuditEvent {
 
   // What
   std::string api;     // inbound API: openai_chat, anthropic_messages, openai_responses, ...
+  std::string modality = "chat";  // chat, embeddings, image_generation, speech, ...
   std::string method;
   std::string path;    // without the query string
   std::string route;   // the route that served it ("" when none was resolved)

@@ -91,6 +91,18 @@ struct RequestMetrics::Impl {
           .Name("torii_guardrail_denials_total")
           .Help("Requests or answers a guardrail denied, by guardrail.")
           .Register(*registry);
+  prometheus::Family<Counter>& modality_requests =
+      prometheus::BuildCounter()
+          .Name("torii_modality_requests_total")
+          .Help("Requests by modality (chat, embeddings, image_generation, speech, ...) and "
+                "outcome.")
+          .Register(*registry);
+  prometheus::Family<Counter>& modality_units =
+      prometheus::BuildCounter()
+          .Name("torii_modality_units_total")
+          .Help("What the other modalities made, by modality, model and unit: images, "
+                "audio_seconds, characters.")
+          .Register(*registry);
   prometheus::TextSerializer serializer;
 
   // The series of each label set, found once: prometheus-cpp's Family::Add builds a label map
@@ -100,6 +112,7 @@ struct RequestMetrics::Impl {
     Counter* requests = nullptr;
     Counter* errors = nullptr;  // null for ok
     Counter* cache = nullptr;
+    Counter* modality = nullptr;
     Histogram* overhead = nullptr;
     Histogram* ttft = nullptr;
     Histogram* duration = nullptr;
@@ -132,7 +145,8 @@ void RequestMetrics::observe(const AuditEvent& e) {
   };
   const std::string status = std::to_string(e.status);
   const bool ok = e.outcome == "ok";
-  join({e.route, e.provider, model_name, status, e.outcome, ok ? "" : e.error_type, e.cache});
+  join({e.route, e.provider, model_name, status, e.outcome, ok ? "" : e.error_type, e.cache,
+        e.modality});
   auto it = m.request_series.find(key);
   if (it == m.request_series.end()) {
     const std::string route = or_none(e.route), provider = or_none(e.provider),
@@ -144,6 +158,7 @@ void RequestMetrics::observe(const AuditEvent& e) {
       r.errors = &m.errors.Add({{"route", route}, {"provider", provider}, {"model", model},
                                 {"status", status}, {"type", or_none(e.error_type)}});
     r.cache = &m.cache.Add({{"outcome", e.cache}});
+    r.modality = &m.modality_requests.Add({{"modality", e.modality}, {"outcome", e.outcome}});
     r.overhead = &m.overhead.Add({{"route", route}}, overhead_buckets());
     r.ttft = &m.ttft.Add({{"route", route}, {"model", model}}, latency_buckets());
     r.duration = &m.duration.Add({{"route", route}, {"model", model}}, latency_buckets());
@@ -153,6 +168,7 @@ void RequestMetrics::observe(const AuditEvent& e) {
   r.requests->Increment();
   if (r.errors) r.errors->Increment();
   r.cache->Increment();
+  r.modality->Increment();
   r.overhead->Observe(e.overhead_us / 1e6);
   if (e.ttft_us >= 0) r.ttft->Observe(e.ttft_us / 1e6);
   r.duration->Observe(e.total_us / 1e6);
@@ -189,6 +205,15 @@ void RequestMetrics::observe(const AuditEvent& e) {
     if (e.cost_micros > 0) ct->second.cost->Increment(static_cast<double>(e.cost_micros) / 1e6);
   }
   if (e.cache_saved_micros > 0) m.cache_saved_usd.Increment(e.cache_saved_micros / 1e6);
+  // (Family::Add finds the series: only for the calls that made something.)
+  const std::pair<const char*, double> units[] = {
+      {"images", static_cast<double>(e.usage.images)},
+      {"audio_seconds", static_cast<double>(e.usage.audio_ms) / 1000.0},
+      {"characters", static_cast<double>(e.usage.characters)}};
+  for (const auto& [unit, n] : units)
+    if (n > 0)
+      m.modality_units.Add({{"modality", e.modality}, {"model", or_none(model_name)}, {"unit", unit}})
+          .Increment(n);
   for (const GuardrailRecord& g : e.guardrails)
     if (g.action == "deny") m.guardrail_denials.Add({{"guardrail", g.name}}).Increment();
 }

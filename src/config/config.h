@@ -123,7 +123,7 @@ struct FailoverConfig {
 // how it is compared. Values of equals/in may be globs ('*' matches any run of characters).
 struct RuleCondition {
   enum class Subject {
-    header, metadata, field, prompt_tokens, group,  // routing and authorization
+    header, metadata, field, prompt_tokens, group, modality,  // routing and authorization
     consumer, key, claim, model, provider, param, time, weekday  // authorization only
   };
   enum class Op { equals, in, exists, above, below, between };

@@ -14,7 +14,9 @@ server:
   listen: "127.0.0.1:8080"
 providers:
   # The built-in in-process mock (the gateway starts it).
-  - {name: mock, kind: mock, models: [mock-1, gpt-4o-mini]}
+  # It serves every modality too: embeddings, images, speech, transcription, moderation.
+  - {name: mock, kind: mock, models: [mock-1, gpt-4o-mini, text-embedding-3-small, gpt-image-1,
+     dall-e-3, tts-1, whisper-1, omni-moderation-latest]}
   # The same mock behind the native adapters, so that translation can be tried offline:
   # e.g. "mock-anthropic/mock-1" goes OpenAI -> Anthropic Messages -> mock -> back.
   - {name: mock-anthropic, kind: anthropic, base_url: builtin-mock, api_key: demo-provider-key, models: [mock-1]}
@@ -28,6 +30,13 @@ providers:
   - {name: mock-flaky, kind: mock, models: [mock-1], headers: {x-mock-fail-percent: "30"}}
 routes:
   - {name: demo, targets: [mock/mock-1, mock-flaky/mock-1]}
+  # The modalities under OpenAI's model names, so the SDKs' examples work as they are.
+  - {name: text-embedding-3-small, targets: [mock/text-embedding-3-small]}
+  - {name: gpt-image-1, targets: [mock/gpt-image-1]}
+  - {name: dall-e-3, targets: [mock/dall-e-3]}
+  - {name: tts-1, targets: [mock/tts-1]}
+  - {name: whisper-1, targets: [mock/whisper-1]}
+  - {name: omni-moderation-latest, targets: [mock/omni-moderation-latest]}
 authorization:
   rules:   # a demonstrative rule: the demo key may not ask for more than 4096 tokens (403)
     - {id: demo-max-tokens, when: [{key: demo}, {param: max_tokens, above: 4096}]}

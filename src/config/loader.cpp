@@ -159,12 +159,14 @@ class Loader final : public CacheLoader {
 
   void server(const YAML::Node& v, const std::string& path, ServerOptions& out) {
     each_key(v, path,
-             {"listen", "workers", "max_body_bytes", "max_header_bytes", "max_connections",
+             {"listen", "workers", "max_body_bytes", "max_upload_bytes", "max_header_bytes",
+              "max_connections",
               "idle_timeout_ms", "body_timeout_ms", "write_timeout_ms", "shutdown_grace_ms"},
              [&](const std::string& k, const YAML::Node& x, const std::string& p) {
                if (k == "listen") listen(x, p, out);
                if (k == "workers") count(x, p, 0, 1024, out.workers);
                if (k == "max_body_bytes") count(x, p, 1, int64_t{1} << 40, out.max_body_bytes);
+               if (k == "max_upload_bytes") count(x, p, 1, int64_t{1} << 40, out.max_upload_bytes);
                if (k == "max_header_bytes") count(x, p, 1, int64_t{1} << 30, out.max_header_bytes);
                if (k == "max_connections") count(x, p, 1, 10'000'000, out.max_connections);
                if (k == "idle_timeout_ms") millis(x, p, out.idle_timeout);

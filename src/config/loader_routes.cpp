@@ -88,6 +88,10 @@ int minute_of_day(std::string_view t) {
 }
 
 constexpr const char* kWeekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+// The modalities' names (providers/modality.h modality_name).
+constexpr std::string_view kModalities[] = {"chat", "speech", "embeddings", "image_generation",
+                                            "image_edit", "transcription", "translation",
+                                            "moderation"};
 
 }  // namespace
 
@@ -97,10 +101,11 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
   using O = RuleCondition::Op;
   int subjects = 0, ops = 0;
   static const std::initializer_list<const char*> kRouting = {
-      "header", "metadata", "field", "group", "prompt_tokens_above", "prompt_tokens_below",
-      "equals", "in", "exists", "above", "below", "not"};
+      "header", "metadata", "field", "group", "modality", "prompt_tokens_above",
+      "prompt_tokens_below", "equals", "in", "exists", "above", "below", "not"};
   static const std::initializer_list<const char*> kAuthz = {
-      "header", "metadata", "field", "group", "prompt_tokens_above", "prompt_tokens_below",
+      "header", "metadata", "field", "group", "modality", "prompt_tokens_above",
+      "prompt_tokens_below",
       "equals", "in", "exists", "above", "below", "not", "consumer", "key", "claim", "model",
       "provider", "param", "time", "weekday"};
   each_key(v, path, authz ? kAuthz : kRouting,
@@ -124,12 +129,13 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
              }
              // Subjects that take their value(s) directly: a string (equals) or a list (in).
              if (k == "group" || k == "consumer" || k == "key" || k == "model" ||
-                 k == "provider" || k == "weekday") {
+                 k == "provider" || k == "weekday" || k == "modality") {
                ++subjects;
                ++ops;
                out.subject = k == "group" ? S::group : k == "consumer" ? S::consumer
                              : k == "key" ? S::key : k == "model" ? S::model
-                             : k == "provider" ? S::provider : S::weekday;
+                             : k == "provider" ? S::provider : k == "modality" ? S::modality
+                                                                         : S::weekday;
                if (x.IsSequence()) {
                  out.op = O::in;
                  out.values = strings(x, p);
@@ -138,6 +144,13 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
                  out.op = O::equals;
                  out.values = {*s};
                }
+               if (k == "modality")
+                 for (const auto& m : out.values)
+                   if (std::find(std::begin(kModalities), std::end(kModalities), m) ==
+                       std::end(kModalities))
+                     error(x, p, "must be chat, embeddings, image_generation, image_edit, "
+                                 "speech, transcription, translation or moderation, got '" +
+                                     m + "'");
                if (k == "weekday")
                  for (auto& d : out.values) {
                    std::transform(d.begin(), d.end(), d.begin(),
@@ -207,9 +220,9 @@ void RoutesLoader::condition(const YAML::Node& v, const std::string& path, RuleC
   if (!v.IsMap()) return;
   if (subjects != 1)
     error(v, path, authz ? "needs exactly one of header, metadata, field, claim, param, group, "
-                           "consumer, key, model, provider, time, weekday, prompt_tokens_above, "
-                           "prompt_tokens_below"
-                         : "needs exactly one of header, metadata, field, group, "
+                           "modality, consumer, key, model, provider, time, weekday, "
+                           "prompt_tokens_above, prompt_tokens_below"
+                         : "needs exactly one of header, metadata, field, group, modality, "
                            "prompt_tokens_above, prompt_tokens_below");
   else if (ops != 1)
     error(v, path, "needs exactly one of equals, in, exists, above, below");

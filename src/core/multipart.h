@@ -39,6 +39,8 @@ class MultipartParser {
   // The body is complete: checks that it ended with the closing delimiter and returns the
   // parts, views into `all`.
   Result<Form> finish(std::string_view all);
+  // The error feed() returned, if any (a refused upload).
+  const std::optional<ApiError>& error() const { return error_; }
 
  private:
   struct Span {

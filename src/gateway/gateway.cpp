@@ -2,6 +2,7 @@
 
 
 #include "api/inbound.h"
+#include "api/openai_modalities.h"
 #include "audit/audit_log.h"
 #include "audit/trace_context.h"
 #include "config/snapshot.h"
@@ -79,6 +80,7 @@ class Gateway final : public Handler {
     InboundApi api = InboundApi::unknown;
     std::string_view method = "POST";
     const InboundCodec* codec = nullptr;
+    Modality modality = Modality::chat;
     std::string_view api_path = path;
     if (api_path.starts_with("/v1/")) api_path.remove_prefix(3);  // the /v1 prefix is optional
     // Azure OpenAI's style, as its SDKs send it: /openai/deployments/{deployment}/chat/completions
@@ -107,6 +109,14 @@ class Gateway final : public Handler {
     } else if (api_path == "/models") {
       api = InboundApi::openai_models;
       method = "GET";
+    } else if (auto m = modality_for_path(api_path)) {
+      modality = *m;
+      api = modality == Modality::embeddings   ? InboundApi::openai_embeddings
+            : modality == Modality::moderation ? InboundApi::openai_moderations
+            : (modality == Modality::image_generation || modality == Modality::image_edit)
+                ? InboundApi::openai_images
+                : InboundApi::openai_audio;
+      codec = &openai_chat_codec();  // for the errors' shape (OpenAI's)
     }
     if (api == InboundApi::unknown) {
       co_await ex.respond(404, json_headers(id),
@@ -129,6 +139,7 @@ class Gateway final : public Handler {
     ctx.head = &head;
     ctx.api = api;
     ctx.codec = codec;
+    ctx.modality = modality;
     ctx.timings.start = Clock::now();
     ctx.wall_start = std::chrono::system_clock::now();
     ctx.client_ip = ex.peer();

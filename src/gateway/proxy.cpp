@@ -1,4 +1,5 @@
 #include "gateway/proxy.h"
+#include "gateway/proxy_internal.h"
 
 #include "api/inbound.h"
 #include "audit/trace_context.h"
@@ -18,15 +19,8 @@
 
 namespace torii {
 
-namespace {
+namespace proxy_detail {
 
-constexpr std::size_t kMaxErrorBody = 64 * 1024;
-constexpr std::size_t kMaxResponseBody = 64u << 20;
-
-enum class Outcome { done, next_target, stop };
-
-// The answer's extra headers: request id, who answered, the provider's rate limits, ignored
-// hints.
 void answer_headers(const RequestContext& ctx, Headers& h) {
   h.emplace_back("x-request-id", ctx.request_id);
   h.emplace_back("x-torii-provider", ctx.provider);
@@ -46,18 +40,61 @@ void answer_headers(const RequestContext& ctx, Headers& h) {
 // The answering model's price (null: not priced), looked up when the snapshot was built.
 const quota::Price* price_of(const RequestContext& ctx) { return ctx.price; }
 
+void price_call(RequestContext& ctx) {
+  if (!ctx.usage.known()) return;
+  if (const quota::Price* p = price_of(ctx)) ctx.cost_micros = quota::cost_micros(*p, ctx.usage);
+}
+
+// A separate coroutine, so that the timer is not part of proxy_chat's frame (which must stay
+// under Asio's 1 KiB recycling limit: a larger frame costs a malloc and a free per request).
+Task<void> sleep_for(std::chrono::milliseconds pause) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_after(pause);
+  co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+Task<Outcome> send_whole(RequestContext& ctx, Exchange& ex, std::size_t ran, std::string body,
+                         std::string_view content_type) {
+  // Priced before on_response (the quota policy settles there), from the reported usage only:
+  // the header never carries what a policy estimated.
+  price_call(ctx);
+  const int64_t cost = ctx.cost_micros;
+  ResponseView view{200, body};
+  const auto& chain = ctx.snapshot->policies;
+  for (std::size_t i = ran; i-- > 0;) {
+    Verdict v;
+    if (!chain[i]->on_response_now(ctx, view, v)) v = co_await chain[i]->on_response(ctx, view);
+    if (v.kind() == Verdict::Kind::reject) {
+      co_await send_error(ctx, ex, v.error());
+      co_return Outcome::stop;
+    }
+  }
+  ctx.status = view.status;
+  ctx.timings.first_byte = Clock::now();
+  // (GCC 12 mis-compiles a braced header list inside a co_await expression: build it first.)
+  Headers headers;
+  headers.emplace_back("content-type", std::string(content_type));
+  answer_headers(ctx, headers);
+  if (cost >= 0) headers.emplace_back("x-torii-cost-usd", quota::format_micros(cost));
+  if (!co_await ex.respond(view.status, std::move(headers), std::move(view.body)))
+    ctx.client_disconnected = true;
+  co_return Outcome::done;
+}
+
+}  // namespace proxy_detail
+
+namespace {
+
+using namespace proxy_detail;
+
+constexpr std::size_t kMaxErrorBody = 64 * 1024;
+
 Headers stream_headers(const RequestContext& ctx) {
   Headers h{{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}};
   answer_headers(ctx, h);
   // The cost is known at the end only: an HTTP trailer (HTTP/1.1 chunked streams).
   if (price_of(ctx)) h.emplace_back("trailer", "x-torii-cost-usd");
   return h;
-}
-
-// Prices the call from ctx.usage (when the provider reported it) into ctx.cost_micros.
-void price_call(RequestContext& ctx) {
-  if (!ctx.usage.known()) return;
-  if (const quota::Price* p = price_of(ctx)) ctx.cost_micros = quota::cost_micros(*p, ctx.usage);
 }
 
 // The trailer that ends a priced stream: "x-torii-cost-usd: 0.000125\r\n", or "".
@@ -298,29 +335,7 @@ Task<Outcome> relay_whole(RequestContext& ctx, Exchange& ex, const Provider& pro
     last.retryable = true;
     co_return Outcome::next_target;
   }
-  // Priced before on_response (the quota policy settles there), from the reported usage only:
-  // the header never carries what a policy estimated.
-  price_call(ctx);
-  const int64_t cost = ctx.cost_micros;
-  ResponseView view{200, *answer};
-  const auto& chain = ctx.snapshot->policies;
-  for (std::size_t i = ran; i-- > 0;) {
-    Verdict v;
-    if (!chain[i]->on_response_now(ctx, view, v)) v = co_await chain[i]->on_response(ctx, view);
-    if (v.kind() == Verdict::Kind::reject) {
-      co_await send_error(ctx, ex, v.error());
-      co_return Outcome::stop;
-    }
-  }
-  ctx.status = view.status;
-  ctx.timings.first_byte = Clock::now();
-  // (GCC 12 mis-compiles a braced header list inside a co_await expression: build it first.)
-  Headers headers{{"content-type", "application/json"}};
-  answer_headers(ctx, headers);
-  if (cost >= 0) headers.emplace_back("x-torii-cost-usd", quota::format_micros(cost));
-  if (!co_await ex.respond(view.status, std::move(headers), std::move(view.body)))
-    ctx.client_disconnected = true;
-  co_return Outcome::done;
+  co_return co_await send_whole(ctx, ex, ran, std::move(*answer), "application/json");
 }
 
 // What one try came to, for the route (go on or not) and the target's health.
@@ -350,6 +365,40 @@ bool failover_on_status(const FailoverConfig& f, int status, std::string_view bo
   return false;
 }
 
+// The chat request for `provider`: passthrough (it speaks the client's format) or translated.
+// An error with `fatal` set is the request's own fault (no target would do better); any other
+// means this target cannot take it.
+Result<UpstreamRequest> prepare_chat(RequestContext& ctx, Exchange& ex, const Provider& provider,
+                                     const Target& target, bool& passthrough, bool& fatal) {
+  const Capabilities& caps = provider.capabilities();
+  if (!caps.chat)
+    return ApiError::invalid_request("provider '" + provider.name() + "' does not serve chat",
+                                     "model");
+  if (ctx.stream && !caps.chat_stream)
+    return ApiError::invalid_request("provider '" + provider.name() + "' cannot stream", "stream");
+  const WireFormat format = ctx.codec->format();
+  // A stream filter needs canonical events: the provider decodes them from its chat formats
+  // (OpenAI chat, Anthropic) only, so Responses and legacy completions are translated then.
+  passthrough = provider.speaks(format) &&
+                !(ctx.stream_filter && (format == WireFormat::openai_responses ||
+                                        format == WireFormat::openai_completions));
+  ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored, ctx.head};
+  if (passthrough) {
+    call.raw = &ctx.request;
+    if (!ctx.request_edited) call.raw_text = ex.body();
+  } else {
+    auto canonical = canonical_request(ctx);
+    if (!canonical) {
+      fatal = true;
+      return canonical.error();
+    }
+    if (auto e = missing_capability(**canonical, provider)) return *e;
+    call.request = *canonical;
+  }
+  ctx.ignored.clear();
+  return provider.encode_chat(call);
+}
+
 // `keep_last`: an upstream failure is already in `last`; a target that cannot take the
 // request (skipped, no call) must not replace it.
 Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route,
@@ -357,40 +406,25 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
                            std::size_t ran, ApiError& last, bool keep_last) {
   TryReport rep;
   const Provider& provider = *target.keys[static_cast<std::size_t>(key)];
-  if (ctx.stream && !provider.capabilities().chat_stream) {
-    if (!keep_last)
-      last = ApiError::invalid_request("provider '" + provider.name() + "' cannot stream",
-                                       "stream");
-    rep.outcome = Outcome::next_target;
+  // The other modalities: the call, kept for the answer's decoding (unused for chat).
+  ModalityCall mcall;
+  bool passthrough = false;
+  bool fatal = false;  // the request itself is at fault: no target would do better
+  Result<UpstreamRequest> req = ApiError{};
+  if (ctx.modality == Modality::chat) {
+    req = prepare_chat(ctx, ex, provider, target, passthrough, fatal);
+  } else if (!provider.capabilities().supports(ctx.modality)) {
+    req = no_modality(provider, ctx.modality);
+  } else {
+    mcall = modality_call(ctx, ex, target.model);
+    ctx.ignored.clear();
+    req = provider.encode_modality(mcall);
+  }
+  if (!req && fatal) {
+    last = req.error();
     co_return rep;
   }
-  const WireFormat format = ctx.codec->format();
-  // A stream filter needs canonical events: the provider decodes them from its chat formats
-  // (OpenAI chat, Anthropic) only, so Responses and legacy completions are translated then.
-  const bool passthrough =
-      provider.speaks(format) &&
-      !(ctx.stream_filter && (format == WireFormat::openai_responses ||
-                              format == WireFormat::openai_completions));
-  ChatCall call{format, nullptr, nullptr, target.model, ctx.stream, &ctx.ignored, ctx.head};
-  if (passthrough) {
-    call.raw = &ctx.request;
-    if (!ctx.request_edited) call.raw_text = ex.body();
-  } else {
-    auto canonical = canonical_request(ctx);
-    if (!canonical) {  // the request itself cannot be translated: no target would do better
-      last = canonical.error();
-      co_return rep;
-    }
-    if (auto e = missing_capability(**canonical, provider)) {  // another target may have it
-      if (!keep_last) last = *e;
-      rep.outcome = Outcome::next_target;
-      co_return rep;
-    }
-    call.request = *canonical;
-  }
-  ctx.ignored.clear();
-  auto req = provider.encode_chat(call);
-  if (!req) {
+  if (!req) {  // another target may take it
     if (!keep_last) last = req.error();
     rep.outcome = Outcome::next_target;
     co_return rep;
@@ -463,8 +497,13 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
   ctx.upstream_model = target.model;
   ctx.price = target.price;
   resp.set_deadline(deadline);
-  Outcome o = ctx.stream ? co_await relay_stream(ctx, ex, provider, passthrough, resp, ran, last)
-                         : co_await relay_whole(ctx, ex, provider, passthrough, resp, ran, last);
+  Outcome o = Outcome::stop;
+  if (ctx.modality != Modality::chat)
+    o = co_await relay_modality(ctx, ex, provider, mcall, resp, ran, last, deadline);
+  else if (ctx.stream)
+    o = co_await relay_stream(ctx, ex, provider, passthrough, resp, ran, last);
+  else
+    o = co_await relay_whole(ctx, ex, provider, passthrough, resp, ran, last);
   attempt.elapsed = Clock::now() - started;
   rep.outcome = o;
   if (o == Outcome::next_target) {  // the answer broke before anything reached the client
@@ -477,14 +516,6 @@ Task<TryReport> try_target(RequestContext& ctx, Exchange& ex, const Route& route
     rep.health = routing::TryResult::success;
   }
   co_return rep;
-}
-
-// A separate coroutine, so that the timer is not part of proxy_chat's frame (which must stay
-// under Asio's 1 KiB recycling limit: a larger frame costs a malloc and a free per request).
-Task<void> sleep_for(std::chrono::milliseconds pause) {
-  net::steady_timer timer(co_await net::this_coro::executor);
-  timer.expires_after(pause);
-  co_await timer.async_wait(net::as_tuple(net::use_awaitable));
 }
 
 std::string millis_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }

@@ -589,7 +589,9 @@ class GuardrailPolicy final : public Policy {
 
   // The deny of phase before: the 400, or the refusal.
   Verdict deny(RequestContext& ctx, const Guardrail& g, Phase phase, const std::string& reason) const {
-    if (!refuses(g)) return Verdict::reject(deny_error(g, phase, reason));
+    // A refusal is an assistant message: the other modalities have none, so they get the 400.
+    if (!refuses(g) || ctx.modality != Modality::chat)
+      return Verdict::reject(deny_error(g, phase, reason));
     ChatResult r = refusal_result(ctx);
     Headers h;
     h.emplace_back("x-torii-guardrail", g.id());
@@ -620,7 +622,8 @@ class GuardrailPolicy final : public Policy {
 
   Verdict deny_answer(RequestContext& ctx, const Guardrail& g, const std::string& reason,
                       ResponseView& view) const {
-    if (!refuses(g)) return Verdict::reject(deny_error(g, Phase::after, reason));
+    if (!refuses(g) || ctx.modality != Modality::chat)
+      return Verdict::reject(deny_error(g, Phase::after, reason));
     view.body = ctx.codec->encode_result(refusal_result(ctx));
     return Verdict::next();
   }

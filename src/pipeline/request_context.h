@@ -51,6 +51,11 @@ enum class InboundApi {
   anthropic_count_tokens,
   openai_responses,
   openai_completions,
+  // The other modalities (ctx.modality says which): OpenAI's endpoints.
+  openai_embeddings,
+  openai_images,          // /v1/images/generations and /v1/images/edits
+  openai_audio,           // /v1/audio/speech, /transcriptions, /translations
+  openai_moderations,
 };
 
 class InboundCodec;
@@ -180,6 +185,8 @@ struct RequestContext {
   std::vector<std::pair<std::string_view, std::string>> response_headers;
   bool has_response_header(std::string_view name) const;
   std::string model;            // as the client asked
+  Modality modality = Modality::chat;  // what the call makes (providers/modality.h)
+  std::unique_ptr<Form> form;          // a multipart upload's parts (views into the body)
   bool stream = false;
   bool client_wants_usage = false;  // stream_options.include_usage was set by the client
 

@@ -1,6 +1,8 @@
 #include "pipeline/runner.h"
 
 #include "api/inbound.h"
+#include "api/openai_modalities.h"
+#include "core/multipart.h"
 #include "config/snapshot.h"
 #include "core/log.h"
 #include "api/anthropic_messages.h"
@@ -60,6 +62,7 @@ routing::RuleInput rule_input(const RequestContext& ctx) {
   in.key = ctx.principal.key_name;
   in.claims = ctx.principal.claims;
   in.model = ctx.model;
+  in.modality = modality_name(ctx.modality);
   return in;
 }
 
@@ -165,17 +168,55 @@ std::optional<ApiError> take_cache_directive(RequestContext& ctx) {
   return std::nullopt;
 }
 
-ApiError body_error(BodyError e, const ServerOptions& opt) {
+ApiError body_error(BodyError e, const ServerOptions& opt, const MultipartParser* upload) {
   switch (e) {
     case BodyError::too_large:
-      return ApiError::too_large("request body exceeds " + std::to_string(opt.max_body_bytes) +
-                                 " bytes");
+      return upload ? ApiError::too_large("the upload exceeds " +
+                                          std::to_string(opt.max_upload_bytes) +
+                                          " bytes (server.max_upload_bytes)")
+                    : ApiError::too_large("request body exceeds " +
+                                          std::to_string(opt.max_body_bytes) + " bytes");
+    case BodyError::rejected:
+      if (upload && upload->error()) return *upload->error();
+      return ApiError::invalid_request("request body refused");
     case BodyError::timeout:
       return ApiError{408, "invalid_request_error", "request_timeout",
                       "request body not received in time"};
     default:
       return ApiError::invalid_request("request body could not be read");
   }
+}
+
+// The parser of an upload to a multipart endpoint, from the request's Content-Type.
+Result<std::unique_ptr<MultipartParser>> start_upload(const RequestContext& ctx) {
+  auto boundary = multipart_boundary(ctx.head->header("content-type"));
+  if (!boundary)
+    return ApiError::invalid_request(
+        std::string(ctx.head->path()) +
+            " takes a multipart/form-data upload (Content-Type: multipart/form-data; "
+            "boundary=...)",
+        {}, "invalid_content_type");
+  return std::make_unique<MultipartParser>(std::move(*boundary));
+}
+
+// The request's body checked and parsed into ctx.request (and ctx.form for an upload): what
+// routing and framing need.
+Result<InboundInfo> parse_body(RequestContext& ctx, std::string_view body,
+                               MultipartParser* upload) {
+  if (ctx.api == InboundApi::anthropic_count_tokens)  // a Messages body without max_tokens
+    return parse_anthropic_request(body, ctx.request, /*require_max_tokens=*/false);
+  if (ctx.modality == Modality::chat) return ctx.codec->parse(body, ctx.request);
+  Result<ModalityInfo> m = ApiError::invalid_request("");
+  if (upload) {
+    auto form = upload->finish(body);
+    if (!form) return form.error();
+    ctx.form = std::make_unique<Form>(std::move(*form));
+    m = parse_modality_form(ctx.modality, *ctx.form, ctx.request);
+  } else {
+    m = parse_modality_json(ctx.modality, body, ctx.request);
+  }
+  if (!m) return m.error();
+  return InboundInfo{std::move(m->model), false, false};
 }
 
 // Content rules: the first rule whose conditions all hold names the route to use instead.
@@ -231,17 +272,28 @@ Task<void> run_pipeline(RequestContext& ctx, Exchange& ex) {
     co_return;
   }
 
-  if (BodyError be = co_await ex.read_body(); be != BodyError::none) {
-    if (be != BodyError::closed) co_await send_error(ctx, ex, body_error(be, snap.config.server));
-    else ctx.client_disconnected = true;
+  // An upload is parsed as it arrives (a malformed one is refused at its first bad byte).
+  std::unique_ptr<MultipartParser> upload;
+  if (is_multipart(ctx.modality)) {
+    auto made = start_upload(ctx);
+    if (!made) {
+      co_await send_error(ctx, ex, made.error());
+      co_return;
+    }
+    upload = std::move(*made);
+  }
+  BodyError be = upload ? co_await ex.read_body(
+                              snap.config.server.max_upload_bytes,
+                              [p = upload.get()](std::string_view all) { return bool(p->feed(all)); })
+                        : co_await ex.read_body();
+  if (be != BodyError::none) {
+    if (be == BodyError::closed) ctx.client_disconnected = true;
+    else co_await send_error(ctx, ex, body_error(be, snap.config.server, upload.get()));
     co_return;
   }
   ctx.timings.body_read = Clock::now();
 
-  // count_tokens takes a Messages body without max_tokens.
-  auto info = ctx.api == InboundApi::anthropic_count_tokens
-                  ? parse_anthropic_request(ex.body(), ctx.request, /*require_max_tokens=*/false)
-                  : ctx.codec->parse(ex.body(), ctx.request);
+  auto info = parse_body(ctx, ex.body(), upload.get());
   if (!info) {
     co_await send_error(ctx, ex, info.error());
     co_return;

@@ -100,6 +100,11 @@ class PromptPolicy final : public Policy {
  private:
   Result<void> apply(RequestContext& ctx) const {
     const json::value* field = ctx.request.if_contains("torii");
+    if (ctx.modality != Modality::chat) {  // contexts and templates are conversations
+      if (!field) return {};
+      return not_allowed("the " + std::string(modality_name(ctx.modality)) +
+                         " endpoint takes no prompt options: remove the 'torii' field", "torii");
+    }
     auto it = ctx.route ? routes_.find(ctx.route) : routes_.end();
     if (it == routes_.end()) {
       if (!field) return {};

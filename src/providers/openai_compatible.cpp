@@ -8,6 +8,7 @@
 #include "core/json_splice.h"
 #include "core/json_text.h"
 #include "providers/openai_format.h"
+#include "providers/openai_media.h"
 
 namespace torii {
 namespace json = boost::json;
@@ -361,7 +362,13 @@ class OpenAiCompatible final : public Provider {
     caps_.json_schema = true;
     caps_.thinking = true;
     caps_.stream_usage_option = v.stream_usage_option;
-    caps_.embeddings = true;
+    caps_.embeddings = v.modalities & kEmbeddings;
+    caps_.image_generation = v.modalities & kImages;
+    caps_.image_edit = v.modalities & kImageEdits;
+    caps_.speech = v.modalities & kSpeech;
+    caps_.transcription = v.modalities & kTranscription;
+    caps_.translation = v.modalities & kTranslation;
+    caps_.moderation = v.modalities & kModeration;
     dialect_.stream_usage_option = v.stream_usage_option && !v.strip_stream_options;
     dialect_.max_completion_tokens = v.kind == "openai" || v.kind == "azure";
     dialect_.reasoning_content = false;
@@ -369,6 +376,7 @@ class OpenAiCompatible final : public Provider {
     std::string block = "Content-Type: application/json\r\nUser-Agent: torii\r\n";
     block += vendor_auth_line(v, c.api_key.value);
     for (const auto& [k, val] : c.headers) block += k + ": " + val + "\r\n";
+    headers_form_ = block.substr(block.find("\r\n") + 2);  // no Content-Type: the writer's
     headers_json_ = block + "Accept: application/json\r\n";
     headers_sse_ = block + "Accept: text/event-stream\r\n";
   }
@@ -463,6 +471,20 @@ class OpenAiCompatible final : public Provider {
     return decode_openai_embeddings(name_, body);
   }
 
+  // The other modalities at OpenAI's paths (openai_media.h).
+  Result<UpstreamRequest> encode_modality(const ModalityCall& call) const override {
+    auto path = openai_modality_path(path_.chat(call.upstream_model), call.modality);
+    if (!path)
+      return ApiError::invalid_request("provider '" + name_ + "': no path for " +
+                                       std::string(modality_name(call.modality)));
+    return encode_openai_modality(call, vendor_, std::move(*path), headers_json_, headers_form_);
+  }
+
+  Result<ModalityReply> decode_modality(const ModalityCall& call, int, std::string_view type,
+                                        std::string&& body) const override {
+    return decode_openai_modality(call, vendor_, name_, type, std::move(body));
+  }
+
  private:
   std::string name_;
   const VendorSpec& vendor_;
@@ -472,6 +494,7 @@ class OpenAiCompatible final : public Provider {
   OpenAiDialect dialect_;
   VendorPath path_;
   std::string headers_json_, headers_sse_;  // prebuilt header lines (they hold the key)
+  std::string headers_form_;                // the same without Content-Type (uploads)
 };
 
 }  // namespace

@@ -22,6 +22,10 @@ constexpr VendorSpec mct(std::string_view kind, std::string_view url) {
   return VendorSpec{.kind = kind, .default_base_url = url,
                     .max_completion_tokens_as_max_tokens = true};
 }
+constexpr VendorSpec serving(VendorSpec v, unsigned modalities) {
+  v.modalities = modalities;
+  return v;
+}
 constexpr VendorSpec local(std::string_view kind, std::string_view url) {
   return VendorSpec{.kind = kind, .default_base_url = url, .key_required = false};
 }
@@ -35,19 +39,23 @@ constexpr VendorSpec local(std::string_view kind, std::string_view url) {
 // https://api.cloudflare.com/client/v4/accounts/{account_id}/ai/v1, Bearer token (base_url, when
 // set, replaces https://api.cloudflare.com/client/v4; the account path is always appended).
 constexpr std::array kVendors = {
-    apis(plain("openai", "https://api.openai.com/v1"), true, true),
+    serving(apis(plain("openai", "https://api.openai.com/v1"), true, true), kAllModalities),
     VendorSpec{.kind = "mistral", .default_base_url = "https://api.mistral.ai/v1",
                .stream_usage_option = false, .strip_stream_options = true,
-               .max_completion_tokens_as_max_tokens = true},
-    apis(plain("groq", "https://api.groq.com/openai/v1"), true, false),
+               .max_completion_tokens_as_max_tokens = true,
+               .modalities = kEmbeddings | kTranscription | kModeration},
+    serving(apis(plain("groq", "https://api.groq.com/openai/v1"), true, false),
+            kSpeech | kTranscription | kTranslation),
     plain("deepseek", "https://api.deepseek.com/v1"),
-    plain("ovh", "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1"),
-    plain("scaleway", "https://api.scaleway.ai/v1"),
+    serving(plain("ovh", "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1"), kEmbeddings),
+    serving(plain("scaleway", "https://api.scaleway.ai/v1"), kEmbeddings),
     plain("huggingface", "https://router.huggingface.co/v1"),
-    apis(plain("xai", "https://api.x.ai/v1"), true, false),
+    serving(apis(plain("xai", "https://api.x.ai/v1"), true, false), kImages),
     plain("cerebras", "https://api.cerebras.ai/v1"),
-    apis(plain("together", "https://api.together.xyz/v1"), false, true),
-    apis(plain("fireworks", "https://api.fireworks.ai/inference/v1"), false, true),
+    serving(apis(plain("together", "https://api.together.xyz/v1"), false, true),
+            kEmbeddings | kImages),
+    serving(apis(plain("fireworks", "https://api.fireworks.ai/inference/v1"), false, true),
+            kEmbeddings),
     apis(plain("openrouter", "https://openrouter.ai/api/v1"), true, false),
     VendorSpec{.kind = "perplexity", .default_base_url = "https://api.perplexity.ai",
                .stream_usage_option = false, .strip_stream_options = true,
@@ -56,16 +64,19 @@ constexpr std::array kVendors = {
                .auth_header = "api-key",
                .chat_path = "/openai/deployments/{model}/chat/completions?api-version={api_version}",
                .chat_path_v1 = "/openai/v1/chat/completions",
-               .default_api_version = "2024-10-21"},
+               .default_api_version = "2024-10-21",
+               .modalities = kEmbeddings | kImages | kImageEdits | kSpeech | kTranscription |
+                             kTranslation},
     VendorSpec{.kind = "azure-foundry", .default_base_url = "", .auth = AuthStyle::header,
                .auth_header = "api-key",
                .chat_path = "/chat/completions?api-version={api_version}",
                .default_api_version = "2024-05-01-preview"},
     VendorSpec{.kind = "cloudflare", .default_base_url = "https://api.cloudflare.com/client/v4",
                .chat_path = "/accounts/{account_id}/ai/v1/chat/completions",
-               .account_id_required = true},
+               .account_id_required = true, .modalities = kEmbeddings},
     plain("cloudtemple", "https://api.ai.cloud-temple.com/v1"),
-    plain("gemini-openai", "https://generativelanguage.googleapis.com/v1beta/openai"),
+    serving(plain("gemini-openai", "https://generativelanguage.googleapis.com/v1beta/openai"),
+            kEmbeddings),
     plain("github-models", "https://models.github.ai/inference"),
     plain("helicone", "https://ai-gateway.helicone.ai"),
     plain("venice", "https://api.venice.ai/api/v1"),
@@ -87,7 +98,7 @@ constexpr std::array kVendors = {
     plain("aiml", "https://api.aimlapi.com/v1"),
     plain("cometapi", "https://api.cometapi.com/v1"),
     plain("compactifai", "https://api.compactif.ai/v1"),
-    mct("deepinfra", "https://api.deepinfra.com/v1/openai"),
+    serving(mct("deepinfra", "https://api.deepinfra.com/v1/openai"), kEmbeddings),
     plain("empower", "https://app.empower.dev/api/v1"),
     mct("featherless", "https://api.featherless.ai/v1"),
     plain("friendli", "https://api.friendli.ai/serverless/v1"),
@@ -95,7 +106,7 @@ constexpr std::array kVendors = {
     plain("hyperbolic", "https://api.hyperbolic.xyz/v1"),
     plain("lambda", "https://api.lambda.ai/v1"),
     plain("meta-llama", "https://api.llama.com/compat/v1"),
-    mct("nebius", "https://api.studio.nebius.ai/v1"),
+    serving(mct("nebius", "https://api.studio.nebius.ai/v1"), kEmbeddings),
     plain("novita", "https://api.novita.ai/v3/openai"),
     plain("nscale", "https://inference.api.nscale.com/v1"),
     mct("nvidia-nim", "https://integrate.api.nvidia.com/v1"),
@@ -103,12 +114,12 @@ constexpr std::array kVendors = {
     plain("zai", "https://api.z.ai/api/paas/v4"),
     // Local servers: no key. "ollama" is the native adapter (providers/ollama.h); its
     // OpenAI-compatible endpoint stays available as "ollama-openai".
-    apis(local("ollama-openai", "http://127.0.0.1:11434/v1"), false, true),
-    local("lmstudio", "http://127.0.0.1:1234/v1"),
-    apis(local("vllm", "http://127.0.0.1:8000/v1"), true, true),
-    apis(local("llamacpp", "http://127.0.0.1:8080/v1"), false, true),
-    local("openai-compatible", ""),
-    apis(local("mock", ""), true, true),
+    serving(apis(local("ollama-openai", "http://127.0.0.1:11434/v1"), false, true), kEmbeddings),
+    serving(local("lmstudio", "http://127.0.0.1:1234/v1"), kEmbeddings),
+    serving(apis(local("vllm", "http://127.0.0.1:8000/v1"), true, true), kEmbeddings),
+    serving(apis(local("llamacpp", "http://127.0.0.1:8080/v1"), false, true), kEmbeddings),
+    serving(local("openai-compatible", ""), kAllModalities),
+    serving(apis(local("mock", ""), true, true), kAllModalities),
 };
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {

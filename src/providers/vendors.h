@@ -18,6 +18,11 @@ enum class AuthStyle {
   none,    // no key is sent
 };
 
+// The modalities besides chat a vendor serves at OpenAI's paths (a bit set of these).
+inline constexpr unsigned kEmbeddings = 1, kImages = 2, kImageEdits = 4, kSpeech = 8,
+                          kTranscription = 16, kTranslation = 32, kModeration = 64;
+inline constexpr unsigned kAllModalities = 127;
+
 struct VendorSpec {
   std::string_view kind;
   // Empty: base_url is required.
@@ -40,6 +45,10 @@ struct VendorSpec {
   // API ({base}/completions): requests to those inbound APIs are then passed through natively.
   bool responses = false;
   bool completions = false;
+  // The other modalities it serves (kEmbeddings...), each at OpenAI's path under the same base
+  // as chat: {base}/embeddings, /images/generations, /audio/speech... (Azure: under the
+  // deployment, with the api-version).
+  unsigned modalities = 0;
 };
 
 // Every row.

@@ -80,6 +80,7 @@ struct RuleInput {
   const std::vector<std::string>* groups = nullptr;              // the caller's, may be null
   const boost::json::object* body = nullptr;
   std::function<int64_t()> prompt_tokens;  // estimated, computed on demand
+  std::string_view modality = "chat";      // providers/modality.h modality_name
   // Authorization only.
   std::string_view consumer, key;                  // the caller's consumer id and key name
   const boost::json::object* claims = nullptr;     // JWT claims, when a token authenticated

@@ -229,6 +229,7 @@ bool match_subject(const RuleCondition& c, const RuleInput& in) {
       const boost::json::value* v = pointer(*in.body, c.key);
       return v && compare_value(c, *v, 1);  // a body array is not searched
     }
+    case S::modality: return compare(c, in.modality);
     case S::prompt_tokens: {
       if (!in.prompt_tokens) return false;
       const auto n = static_cast<double>(in.prompt_tokens());

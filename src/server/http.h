@@ -3,6 +3,7 @@
 // that serve requests (the gateway, the mock). Nothing here includes Beast.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,8 +28,8 @@ struct RequestHead {
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
 };
 
-// Why reading the body failed.
-enum class BodyError { none, too_large, timeout, closed, malformed };
+// Why reading the body failed (rejected: the caller's on_data refused it).
+enum class BodyError { none, too_large, timeout, closed, malformed, rejected };
 
 // One request/response exchange on a connection. The server creates it after reading the head
 // and hands it to Handler::handle. The handler reads the body at most once and answers exactly
@@ -43,6 +44,12 @@ class Exchange {
   // Reads the whole body (bounded by server.max_body_bytes). Returns BodyError::none on success.
   // Calling it twice returns the same result without reading again.
   virtual Task<BodyError> read_body() = 0;
+  // The same, bounded by `limit` bytes (at most the larger of server.max_body_bytes and
+  // server.max_upload_bytes), calling `on_data` with the body received so far each time it
+  // grows (uploads are parsed as they arrive). When on_data returns false, reading stops:
+  // BodyError::rejected (the connection is closed after the answer).
+  virtual Task<BodyError> read_body(std::size_t limit,
+                                    std::function<bool(std::string_view)> on_data) = 0;
   virtual std::string& body() = 0;
 
   // A complete response with Content-Length.

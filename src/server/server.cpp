@@ -186,10 +186,20 @@ class ExchangeImpl final : public Exchange {
     return peer_;
   }
 
-  Task<BodyError> read_body() override {
+  Task<BodyError> read_body() override { co_return co_await read_body(opt_.max_body_bytes, {}); }
+
+  Task<BodyError> read_body(std::size_t limit, std::function<bool(std::string_view)> on_data) override {
     if (body_read_) co_return body_error_;
     body_read_ = true;
+    limit = std::min(limit, std::max(opt_.max_body_bytes, opt_.max_upload_bytes));
     if (!parser_.is_done()) {
+      // The head was read under the larger of the two limits: a declared length is checked
+      // here against this request's, before a byte of the body is read.
+      if (auto length = parser_.content_length(); length && *length > limit) {
+        fail(BodyError::too_large);
+        co_return body_error_;
+      }
+      parser_.body_limit(limit);
       if (beast::iequals(head_.header("expect"), "100-continue")) {
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         stream_.expires_after(opt_.write_timeout);
@@ -197,14 +207,24 @@ class ExchangeImpl final : public Exchange {
         if (wec) { fail(BodyError::closed); co_return body_error_; }
       }
       stream_.expires_after(opt_.body_timeout);
-      auto [ec, n] = co_await http::async_read(stream_, buffer_, parser_, nothrow);
-      if (ec) {
-        if (ec == http::error::body_limit) fail(BodyError::too_large);
-        else if (ec == beast::error::timeout) fail(BodyError::timeout);
-        else if (ec == http::error::end_of_stream || ec == net::error::eof ||
-                 ec == net::error::connection_reset) fail(BodyError::closed);
-        else fail(BodyError::malformed);
+      while (!parser_.is_done()) {
+        auto [ec, n] = on_data ? co_await http::async_read_some(stream_, buffer_, parser_, nothrow)
+                               : co_await http::async_read(stream_, buffer_, parser_, nothrow);
+        if (ec) {
+          if (ec == http::error::body_limit) fail(BodyError::too_large);
+          else if (ec == beast::error::timeout) fail(BodyError::timeout);
+          else if (ec == http::error::end_of_stream || ec == net::error::eof ||
+                   ec == net::error::connection_reset) fail(BodyError::closed);
+          else fail(BodyError::malformed);
+          break;
+        }
+        if (on_data && !on_data(body_)) {
+          fail(BodyError::rejected);  // the rest is not read: the connection closes after
+          break;
+        }
       }
+    } else if (on_data && !on_data(body_)) {
+      fail(BodyError::rejected);
     }
     co_return body_error_;
   }
@@ -345,7 +365,8 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
     if (draining.load(std::memory_order_relaxed)) break;
     RequestParser parser(head, body);
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-    parser.body_limit(opt.max_body_bytes);
+    // The larger limit here (uploads); each request's own is applied when its body is read.
+    parser.body_limit(std::max(opt.max_body_bytes, opt.max_upload_bytes));
     entry.idle = true;
     stream.expires_after(opt.idle_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, nothrow);
@@ -356,8 +377,9 @@ Task<void> Server::Impl::session(Worker& w, tcp::socket socket) {
         linger = true;
       } else if (ec == http::error::body_limit) {
         // Rejected on Content-Length alone, before any byte of the body is read.
-        ApiError e = ApiError::too_large("request body exceeds " +
-                                         std::to_string(opt.max_body_bytes) + " bytes");
+        ApiError e = ApiError::too_large(
+            "request body exceeds " +
+            std::to_string(std::max(opt.max_body_bytes, opt.max_upload_bytes)) + " bytes");
         Headers h{{"content-type", "application/json"},
                   {"x-request-id", request_id_for(parser.field("x-request-id"))}};
         co_await write_response(stream, opt, 11, 413, h, to_openai_json(e), false);

@@ -17,6 +17,7 @@ struct ServerOptions {
   uint16_t port = 8080;             // 0 picks a free port; see Server::port()
   int workers = 0;                  // 0: one per core
   std::size_t max_body_bytes = 10u << 20;
+  std::size_t max_upload_bytes = 25u << 20;  // multipart uploads (audio files, images)
   std::size_t max_header_bytes = 16u << 10;
   std::size_t max_connections = 20000;  // per process; more are closed at accept
   std::chrono::milliseconds idle_timeout{60'000};   // waiting for (all of) the next request head

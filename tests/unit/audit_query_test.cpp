@@ -51,9 +51,10 @@ AuditEvent make_event(int i, int64_t ts_us) {
   e.end_unix_us = ts_us + 1000;
   e.consumer = i % 10 == 9 ? "" : (i % 2 ? "team-b" : "team-a");
   e.key = e.consumer.empty() ? "" : "key-" + std::to_string(i % 3);
-  e.api = "openai_chat";
+  e.api = i % 5 == 4 ? "openai_embeddings" : "openai_chat";
+  e.modality = i % 5 == 4 ? "embeddings" : "chat";
   e.method = "POST";
-  e.path = "/v1/chat/completions";
+  e.path = i % 5 == 4 ? "/v1/embeddings" : "/v1/chat/completions";
   e.model = i % 3 == 0 ? "fast" : (i % 3 == 1 ? "mock/mock-1" : "mock/gpt-4o-mini");
   e.route = i % 3 == 0 ? "fast" : e.model;
   e.provider = i % 4 == 0 ? "backup" : "mock";
@@ -439,6 +440,7 @@ std::string key_of(const AuditEvent& e, const std::vector<std::string>& names) {
                   : n == "key"      ? e.key
                   : n == "provider" ? e.provider
                   : n == "route"    ? e.route
+                  : n == "modality" ? e.modality
                                     : day_of(e.start_unix_us);
     k += (v.empty() ? std::string("<null>") : v) + "|";
   }
@@ -508,7 +510,7 @@ TEST(AuditQuery, UsageSumsEqualTheInsertedTotals) {
   }
   for (std::vector<std::string> names :
        {std::vector<std::string>{"day"}, {"consumer"}, {"model"}, {"key", "provider"},
-        {"route", "day", "consumer"}}) {
+        {"route", "day", "consumer"}, {"modality"}, {"modality", "consumer"}}) {
     UsageQuery q;
     q.group_by = names;
     expect_usage(f, q, names, [](const AuditEvent&) { return true; });

@@ -20,6 +20,10 @@ std::string_view api_name(InboundApi api) {
     case InboundApi::anthropic_count_tokens: return "anthropic_count_tokens";
     case InboundApi::openai_responses: return "openai_responses";
     case InboundApi::openai_completions: return "openai_completions";
+    case InboundApi::openai_embeddings: return "openai_embeddings";
+    case InboundApi::openai_images: return "openai_images";
+    case InboundApi::openai_audio: return "openai_audio";
+    case InboundApi::openai_moderations: return "openai_moderations";
     default: return "unknown";
   }
 }
@@ -154,6 +158,7 @@ audit::AuditEvent audit_event_of(const RequestContext& ctx) {
   e.user = end_user(ctx.request);
 
   e.api = api_name(ctx.api);
+  e.modality = modality_name(ctx.modality);
   if (ctx.head) {
     e.method = ctx.head->method;
     std::string_view path = ctx.head->path();
@@ -210,6 +215,9 @@ audit::AuditEvent audit_event_of(const RequestContext& ctx) {
   e.usage.cached = count(ctx.usage.cached_tokens);
   e.usage.cache_write = count(ctx.usage.cache_write_tokens);
   e.usage.reasoning = count(ctx.usage.reasoning_tokens);
+  e.usage.images = ctx.usage.images;
+  e.usage.audio_ms = ctx.usage.audio_ms;
+  e.usage.characters = ctx.usage.characters;
   e.cost_micros = ctx.cost_micros;
 
   e.total_us = total;

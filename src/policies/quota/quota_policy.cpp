@@ -1,5 +1,7 @@
 #include "policies/quota/quota_policy.h"
 
+#include "api/openai_modalities.h"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -124,6 +126,8 @@ struct QuotaState final : PolicyState {
   Few<Hold> holds;
   int64_t prompt_est = -1;  // estimated prompt tokens (-1: not needed so far)
   int64_t max_out = 0;      // reserved completion tokens
+  // The other modalities' units reserved: images asked for, characters to speak.
+  int64_t images = 0, characters = 0;
   bool counting = false;    // keep the streamed text (a tokens or money hold exists)
   std::string text, raw;    // canonical text deltas; passed-through events, one per line
   int64_t overflow_bytes = 0;
@@ -225,6 +229,20 @@ void generated_text(const boost::json::value& v, std::string_view model, int64_t
       generated_text(kv.value(), model, tokens, depth + 1);
     }
   }
+}
+
+// The images an images request asks for: its "n" (a number, or a form's text), default 1.
+int64_t modality_images(const boost::json::object& req) {
+  const auto* n = req.if_contains("n");
+  if (!n) return 1;
+  if (n->is_int64()) return std::clamp<int64_t>(n->get_int64(), 1, 10);
+  if (n->is_string()) {
+    const std::string_view t = n->get_string();
+    int64_t v = 0;
+    for (char c : t) v = (c >= '0' && c <= '9' && v < 100) ? v * 10 + (c - '0') : v;
+    return std::clamp<int64_t>(v, 1, 10);
+  }
+  return 1;
 }
 
 class QuotaPolicy final : public Policy {
@@ -419,6 +437,14 @@ class QuotaPolicy final : public Policy {
     });
     st.prompt_est = tokens + 3;  // the reply's priming, as OpenAI counts it
     st.max_out = max_output(ctx.request, q_.default_max_tokens);
+    if (ctx.modality != Modality::chat) {
+      // No completion; the units the call will make, as far as the request says them.
+      st.max_out = 0;
+      if (ctx.modality == Modality::image_generation || ctx.modality == Modality::image_edit)
+        st.images = modality_images(ctx.request);
+      if (ctx.modality == Modality::speech)
+        st.characters = std::max<int64_t>(speech_characters(ctx.request), 0);
+    }
   }
 
   // The money to reserve: the estimate at the dearest price among the targets it may go to.
@@ -431,6 +457,8 @@ class QuotaPolicy final : public Policy {
       Usage u;
       u.prompt_tokens = st.prompt_est;
       u.completion_tokens = st.max_out;
+      u.images = st.images;
+      u.characters = st.characters;
       Price dear = *p;
       dear.output = std::max(p->output, p->reasoning);
       dear.reasoning = dear.output;

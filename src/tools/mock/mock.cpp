@@ -148,9 +148,20 @@ Task<void> MockHandler::handle(Exchange& ex) {
     co_await ex.respond(405, std::move(headers), to_openai_json(e));
   };
 
+  // Azure's deployment paths (/openai/deployments/<d>/embeddings?api-version=...) serve the
+  // same endpoints as /v1/...
+  std::string azure;
+  std::string_view media = path;
+  if (path.starts_with("/openai/deployments/")) {
+    const std::size_t slash = path.find('/', 20);
+    if (slash != std::string_view::npos) {
+      azure = "/v1" + std::string(path.substr(slash));
+      media = azure;
+    }
+  }
   std::size_t endpoint_index = 0;
   while (endpoint_index < endpoints_.size() &&
-         !endpoints_[endpoint_index]->matches(head.method, path))
+         !endpoints_[endpoint_index]->matches(head.method, media))
     ++endpoint_index;
   std::size_t format = 0;
   while (format < formats_.size() && !formats_[format]->matches(path)) ++format;
@@ -159,10 +170,10 @@ Task<void> MockHandler::handle(Exchange& ex) {
   } else if (format < formats_.size()) {
     if (post) co_await chat(ex, format);
     else co_await wrong_method("POST");
-  } else if (path == "/v1/moderations" || path == "/moderations") {
+  } else if (media == "/v1/moderations" || path == "/moderations") {
     if (post) co_await json_post(ex, JsonEndpoint::moderation);
     else co_await wrong_method("POST");
-  } else if (path == "/v1/embeddings" || path == "/embeddings") {
+  } else if (media == "/v1/embeddings" || path == "/embeddings") {
     if (post) co_await json_post(ex, JsonEndpoint::embeddings);
     else co_await wrong_method("POST");
   } else if (path == "/v1/messages/count_tokens") {

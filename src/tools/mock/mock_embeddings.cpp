@@ -331,7 +331,10 @@ Result<std::string> mock_embeddings(std::string_view body) {
     return bad("'model' must be a non-empty string", "model");
 
   int dims = kDefaultDims;
-  if (const auto* d = o.if_contains("dimensions"); d && !d->is_null()) {
+  // Mistral names it output_dimension (the same endpoint otherwise).
+  const json::value* d = o.if_contains("dimensions");
+  if (!d || d->is_null()) d = o.if_contains("output_dimension");
+  if (d && !d->is_null()) {
     const bool integer = d->is_int64() || d->is_uint64();
     const int64_t n = d->is_int64() ? d->get_int64() : d->is_uint64() ? kMaxDims + 1 : 0;
     if (!integer || n < 1 || n > kMaxDims)

@@ -1,6 +1,7 @@
 // POST /v1/moderations: OpenAI's moderation endpoint, scored by words (see mock_wire.h).
 #include <array>
 #include <cctype>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -33,28 +34,46 @@ bool has_word(std::string_view text, std::string_view name) {
   return false;
 }
 
+// Mistral's categories for the same words (Mistral's answer has no "flagged"), in its order:
+// the word each is scored by ("" for the categories no word triggers).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kMistralCategories = {{
+    {"sexual", "sexual"},
+    {"hate_and_discrimination", "hate"},
+    {"violence_and_threats", "violence"},
+    {"dangerous_and_criminal_content", ""},
+    {"selfharm", "self-harm"},
+    {"health", ""},
+    {"financial", ""},
+    {"law", ""},
+    {"pii", ""},
+}};
+
 // One result, written by hand: the scores print as "0.9" and "0.01" (Boost.JSON would
-// write 9E-1).
-void append_result(std::string& out, std::string_view input) {
-  std::array<bool, kCategories.size()> hit{};
+// write 9E-1). `mistral`: Mistral's categories, without "flagged".
+void append_result(std::string& out, std::string_view input, bool mistral) {
+  std::vector<std::pair<std::string_view, bool>> hits;
   bool flagged = false;
-  for (std::size_t i = 0; i < kCategories.size(); ++i) {
-    hit[i] = has_word(input, kCategories[i]);
-    flagged = flagged || hit[i];
+  if (mistral) {
+    for (const auto& [name, word] : kMistralCategories)
+      hits.emplace_back(name, !word.empty() && has_word(input, word));
+  } else {
+    for (std::string_view c : kCategories) hits.emplace_back(c, has_word(input, c));
   }
-  out += flagged ? R"({"flagged":true,"categories":{)" : R"({"flagged":false,"categories":{)";
-  for (std::size_t i = 0; i < kCategories.size(); ++i) {
+  for (const auto& h : hits) flagged = flagged || h.second;
+  out += mistral ? R"({"categories":{)"
+         : flagged ? R"({"flagged":true,"categories":{)" : R"({"flagged":false,"categories":{)";
+  for (std::size_t i = 0; i < hits.size(); ++i) {
     if (i) out += ',';
     out += '"';
-    out += kCategories[i];
-    out += hit[i] ? "\":true" : "\":false";
+    out += hits[i].first;
+    out += hits[i].second ? "\":true" : "\":false";
   }
   out += R"(},"category_scores":{)";
-  for (std::size_t i = 0; i < kCategories.size(); ++i) {
+  for (std::size_t i = 0; i < hits.size(); ++i) {
     if (i) out += ',';
     out += '"';
-    out += kCategories[i];
-    out += hit[i] ? kHit : kMiss;
+    out += hits[i].first;
+    out += hits[i].second ? kHit : kMiss;
   }
   out += "}}";
 }
@@ -87,11 +106,12 @@ Result<std::string> mock_moderation(std::string_view body, std::int64_t n) {
   out += R"(","model":")";
   append_json_escaped(out, model);
   out += R"(","results":[)";
-  if (!list) append_result(out, input->get_string());
+  const bool mistral = model.starts_with("mistral-moderation");
+  if (!list) append_result(out, input->get_string(), mistral);
   else
     for (std::size_t i = 0; i < input->get_array().size(); ++i) {
       if (i) out += ',';
-      append_result(out, input->get_array()[i].get_string());
+      append_result(out, input->get_array()[i].get_string(), mistral);
     }
   out += "]}";
   return out;

@@ -144,8 +144,10 @@ ApiError mock_fault_error(int status);
 // "modr-mock-<n>". "input" is a string or an array of strings; each gets the categories hate,
 // harassment, self-harm, sexual and violence, scored 0.9 when the input holds the category's
 // name as a word (any case) and 0.01 otherwise, and is flagged when a score is >= 0.5. "model"
-// (optional, a string) is echoed, default "omni-moderation-latest". A bad body is a 400 naming
-// the field.
+// (optional, a string) is echoed, default "omni-moderation-latest". A model named
+// "mistral-moderation..." gets Mistral's shape instead: its nine categories (sexual,
+// hate_and_discrimination, violence_and_threats, ..., pii), scored by the words sexual, hate,
+// violence and self-harm, and no "flagged". A bad body is a 400 naming the field.
 Result<std::string> mock_moderation(std::string_view body, std::int64_t n);
 
 }  // namespace torii
