@@ -10,6 +10,7 @@
 
 #include "core/json_access.h"
 #include "core/json_text.h"
+#include "providers/gemini_media.h"
 
 namespace torii {
 namespace json = boost::json;
@@ -591,6 +592,7 @@ class Gemini final : public Provider {
       : name_(c.name), endpoint_(std::move(ep)), models_(c.models) {
     caps_.chat = caps_.chat_stream = caps_.tools = caps_.stream_tools = true;
     caps_.images = caps_.documents = caps_.json_mode = caps_.json_schema = caps_.thinking = true;
+    caps_.embeddings = caps_.image_generation = true;
     version_ = c.api_version.empty() ? "v1beta" : c.api_version;
     // A base_url that already ends with a version segment ("…/v1beta") is used as it is.
     std::string_view base = endpoint_.base_path;
@@ -659,7 +661,34 @@ class Gemini final : public Provider {
     return map_gemini_error(name_, status, body, retry_after);
   }
 
+  // The semantic cache's vectors: batchEmbedContents (gemini_media.h).
+  Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const override {
+    return encode_gemini_embeddings(wire(), call.upstream_model, call.inputs, call.dimensions);
+  }
+  Result<EmbeddingsResult> decode_embeddings(std::string_view body) const override {
+    return decode_gemini_embeddings(name_, body, 0);
+  }
+
+  // Embeddings and Imagen's image generation (gemini_media.h).
+  Result<UpstreamRequest> encode_modality(const ModalityCall& call) const override {
+    if (call.modality == Modality::embeddings) return encode_gemini_embeddings_call(wire(), call);
+    if (call.modality == Modality::image_generation) return encode_imagen(wire(), call);
+    return Provider::encode_modality(call);
+  }
+  Result<ModalityReply> decode_modality(const ModalityCall& call, int step, std::string_view,
+                                        std::string&& body) const override {
+    if (step != 0) return bad_answer(name_, "an answer to a request it never asked for");
+    if (call.modality == Modality::embeddings)
+      return decode_gemini_embeddings_call(name_, call, body);
+    if (call.modality == Modality::image_generation) return decode_imagen(name_, body);
+    return Provider::decode_modality(call, step, {}, std::move(body));
+  }
+
  private:
+  GeminiWire wire() const {
+    return GeminiWire{name_, endpoint_.base_path, version_, headers_json_};
+  }
+
   std::string name_;
   Endpoint endpoint_;
   std::vector<std::string> models_;
@@ -674,6 +703,12 @@ class Gemini final : public Provider {
 
 std::string gemini_path(std::string_view base_path, std::string_view version,
                         std::string_view model, bool stream) {
+  return gemini_method_path(base_path, version, model,
+                            stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+}
+
+std::string gemini_method_path(std::string_view base_path, std::string_view version,
+                               std::string_view model, std::string_view method) {
   std::string p(base_path);
   if (!version.empty()) {
     p += '/';
@@ -682,7 +717,7 @@ std::string gemini_path(std::string_view base_path, std::string_view version,
   p += "/models/";
   if (model.starts_with("models/")) model.remove_prefix(7);  // the API's resource name form
   append_path_segment(p, model);
-  p += stream ? ":streamGenerateContent?alt=sse" : ":generateContent";
+  p += method;
   return p;
 }
 

@@ -5,6 +5,7 @@
 //
 //   whole:  POST {base}/{version}/models/{model}:generateContent
 //   stream: POST {base}/{version}/models/{model}:streamGenerateContent?alt=sse
+//   images (Imagen) and embeddings: gemini_media.h (:predict, :batchEmbedContents)
 //
 // {version} is config.api_version, "v1beta" by default (skipped when base_url already ends with
 // a version segment such as "/v1beta"). The key goes in the `x-goog-api-key` header, never in
@@ -45,6 +46,10 @@ Result<std::unique_ptr<Provider>> make_gemini(const ProviderConfig& config, Endp
 // given as the resource name "models/<id>" loses its prefix, the rest is percent-encoded.
 std::string gemini_path(std::string_view base_path, std::string_view version,
                         std::string_view model, bool stream);
+// The same for any model method: `method` is appended as it is (":predict",
+// ":batchEmbedContents").
+std::string gemini_method_path(std::string_view base_path, std::string_view version,
+                               std::string_view model, std::string_view method);
 
 // A JSON Schema reduced to the subset Gemini's FunctionDeclaration.parameters accepts
 // (OpenAPI 3.0 Schema: type, format, title, description, nullable, enum, properties, required,

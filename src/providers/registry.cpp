@@ -5,6 +5,10 @@
 #include "providers/bedrock/bedrock.h"
 #include "providers/gemini.h"
 #include "providers/cohere.h"
+#include "providers/leonardo.h"
+#include "providers/luma.h"
+#include "providers/elevenlabs.h"
+#include "providers/hive.h"
 #include "providers/ollama.h"
 #include "providers/openai_compatible.h"
 #include "providers/vendors.h"
@@ -29,6 +33,10 @@ struct Kinds {
       {"gemini", kGeminiDefaultBaseUrl, true, &make_gemini, "api_version"},
       {"cohere", "https://api.cohere.com", true, &make_cohere},
       {"ollama", "http://127.0.0.1:11434", false, &make_ollama, "options"},
+      {"leonardo", kLeonardoDefaultBaseUrl, true, &make_leonardo, "options"},
+      {"luma", kLumaDefaultBaseUrl, true, &make_luma, "options"},
+      {"elevenlabs", kElevenLabsDefaultBaseUrl, true, &make_elevenlabs},
+      {"hive", kHiveDefaultBaseUrl, true, &make_hive},
   };
   Kinds() {
     for (const VendorSpec& v : vendor_specs())

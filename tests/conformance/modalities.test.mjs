@@ -46,6 +46,27 @@ const ADAPTERS = [
   { id: 'together', kind: 'together', base: (m) => `${m}/v1`, auth: bearer,
     paths: pick('embeddings', 'image_generation') },
   { id: 'deepseek', kind: 'deepseek', base: (m) => `${m}/v1`, auth: bearer, paths: {} },
+  { id: 'gemini', kind: 'gemini', base: (m) => m,
+    auth: (h, key) => h['x-goog-api-key'] === key && !h.authorization,
+    paths: { embeddings: /^\/v1beta\/models\/mock-1:batchEmbedContents$/,
+      image_generation: /^\/v1beta\/models\/mock-1:predict$/ } },
+  // Asynchronous jobs, polled every options.poll_ms: the last upstream request is the poll
+  // that found the job done.
+  { id: 'leonardo', kind: 'leonardo', base: (m) => `${m}/api/rest/v1`, auth: bearer,
+    extra: { options: { poll_ms: '20' } },
+    paths: { image_generation: /^\/api\/rest\/v1\/generations\/job-\d+$/ } },
+  // The mock checks Luma's model names.
+  { id: 'luma', kind: 'luma', base: (m) => `${m}/dream-machine/v1`, auth: bearer,
+    model: 'photon-1', extra: { options: { poll_ms: '20' } },
+    paths: { image_generation: /^\/dream-machine\/v1\/generations\/job-\d+$/ } },
+  // ElevenLabs: the OpenAI voice is the voice id; mp3 is mp3_44100_128.
+  { id: 'elevenlabs', kind: 'elevenlabs', base: (m) => m,
+    auth: (h, key) => h['xi-api-key'] === key && !h.authorization,
+    paths: { speech: /^\/v1\/text-to-speech\/alloy\/stream\?output_format=mp3_44100_128$/,
+      transcription: /^\/v1\/speech-to-text$/ } },
+  // Hive's V3 API: the model is the path under the base.
+  { id: 'hive', kind: 'hive', base: (m) => `${m}/api/v3`, auth: bearer,
+    paths: { image_generation: /^\/api\/v3\/mock-1$/ } },
   // Native embeddings APIs. The model names pick the mock's (and the adapter's) model family.
   { id: 'cohere', kind: 'cohere', base: (m) => m, auth: bearer, model: 'embed-v4.0',
     paths: { embeddings: /^\/v2\/embed$/ } },

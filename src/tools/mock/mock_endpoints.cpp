@@ -13,6 +13,13 @@ const MockEndpoint& mock_openai_images();
 const MockEndpoint& mock_openai_image_edits();
 const MockEndpoint& mock_openai_speech();
 const MockEndpoint& mock_openai_transcriptions();
+const MockEndpoint& mock_gemini_predict();
+const MockEndpoint& mock_gemini_embed();
+const MockEndpoint& mock_leonardo();
+const MockEndpoint& mock_luma();
+const MockEndpoint& mock_elevenlabs_tts();
+const MockEndpoint& mock_elevenlabs_stt();
+const MockEndpoint& mock_hive_images();
 const MockEndpoint& mock_cohere_embed();
 const MockEndpoint& mock_bedrock_invoke();
 const MockEndpoint& mock_ollama_embed();
@@ -23,6 +30,13 @@ const std::vector<const MockEndpoint*>& mock_endpoints() {
       &mock_openai_image_edits(),
       &mock_openai_speech(),
       &mock_openai_transcriptions(),
+      &mock_gemini_predict(),
+      &mock_gemini_embed(),
+      &mock_leonardo(),
+      &mock_luma(),
+      &mock_elevenlabs_tts(),
+      &mock_elevenlabs_stt(),
+      &mock_hive_images(),
       &mock_cohere_embed(),
       &mock_bedrock_invoke(),
       &mock_ollama_embed(),

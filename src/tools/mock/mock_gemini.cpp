@@ -2,6 +2,8 @@
 // :streamGenerateContent?alt=sse (also under /v1/). Streams are SSE events, each a partial
 // GenerateContentResponse, separated by CRLF CRLF as Gemini sends them; the stream ends with
 // the body (no terminator). Without alt=sse Gemini streams a JSON array: the mock answers 400.
+// Also Imagen's POST .../models/{model}:predict and POST .../models/{model}:batchEmbedContents
+// (endpoints of mock_endpoint.h; the key header x-goog-api-key is required there).
 // Written independently of providers/gemini.cpp: it is the other side of the wire.
 #include <algorithm>
 #include <charconv>
@@ -9,6 +11,8 @@
 
 #include <boost/json.hpp>
 
+#include "tools/mock/mock_embedding.h"
+#include "tools/mock/mock_endpoint.h"
 #include "tools/mock/mock_format.h"
 
 namespace torii {
@@ -102,6 +106,24 @@ std::string_view status_name(int status) {
     case 504: return "DEADLINE_EXCEEDED";
     default: return "UNKNOWN";
   }
+}
+
+// Google's error object: {"error":{"code","message","status","details"?}}.
+std::string gemini_error(const ApiError& e) {
+  std::string out = R"({"error":{"code":)";
+  append_int(out, e.status);
+  out += R"(,"message":")";
+  append_json_escaped(out, e.message);
+  out += R"(","status":")";
+  out += status_name(e.status);
+  out += '"';
+  if (e.status == 429 && !e.retry_after.empty()) {
+    out += R"(,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":")";
+    append_json_escaped(out, e.retry_after);
+    out += "s\"}]";
+  }
+  out += "}}";
+  return out;
 }
 
 std::string_view finish_reason(const MockScript& s) {
@@ -237,22 +259,7 @@ class GeminiFormat final : public MockFormat {
     out += kEventEnd;
   }
 
-  std::string error_body(const ApiError& e) const override {
-    std::string out = R"({"error":{"code":)";
-    append_int(out, e.status);
-    out += R"(,"message":")";
-    append_json_escaped(out, e.message);
-    out += R"(","status":")";
-    out += status_name(e.status);
-    out += '"';
-    if (e.status == 429 && !e.retry_after.empty()) {
-      out += R"(,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":")";
-      append_json_escaped(out, e.retry_after);
-      out += "s\"}]";
-    }
-    out += "}}";
-    return out;
-  }
+  std::string error_body(const ApiError& e) const override { return gemini_error(e); }
 
  private:
   // Gemini repeats usageMetadata in every chunk; before the end it knows only the prompt.
@@ -385,11 +392,178 @@ Result<MockTurn> GeminiFormat::parse(std::string_view target, const Headers&,
   return turn;
 }
 
+// --- Imagen and embeddings (mock_endpoint.h) ---------------------------------------------------
+
+// The model of "/v1beta/models/{model}{method}" (also /v1/), or "" when the path is not that.
+std::string_view method_model(std::string_view path, std::string_view method) {
+  for (std::string_view prefix : kPrefixes) {
+    if (!path.starts_with(prefix) || !path.ends_with(method)) continue;
+    std::string_view model =
+        path.substr(prefix.size(), path.size() - prefix.size() - method.size());
+    if (!model.empty() && model.find('/') == std::string_view::npos) return model;
+  }
+  return {};
+}
+
+// Gemini refuses a call without a key (the mock checks presence, not value).
+std::optional<ApiError> missing_key(const MockRequest& req) {
+  if (!req.header("x-goog-api-key").empty()) return std::nullopt;
+  return ApiError::permission(
+      "Method doesn't allow unregistered callers (callers without established identity). "
+      "Please use API Key or other form of API consumer identity to call this API.");
+}
+
+class GeminiEndpoint : public MockEndpoint {
+ public:
+  MockAnswer error(const ApiError& e) const override {
+    MockAnswer a;
+    a.status = e.status;
+    a.body = gemini_error(e);
+    if (!e.retry_after.empty()) a.headers.emplace_back("retry-after", e.retry_after);
+    return a;
+  }
+};
+
+constexpr std::string_view kPredict = ":predict";
+constexpr std::string_view kImagenRatios[] = {"1:1", "3:4", "4:3", "9:16", "16:9"};
+
+// POST .../models/{model}:predict (Imagen): {"instances":[{"prompt"}],"parameters":
+// {"sampleCount" 1..4 (default 4),"aspectRatio"?}} → {"predictions":[{"mimeType",
+// "bytesBase64Encoded"}...]}; with the knob blocked=1 every image is filtered: {}.
+class ImagenPredict final : public GeminiEndpoint {
+ public:
+  std::string_view name() const override { return "gemini-predict"; }
+  bool matches(std::string_view method, std::string_view path) const override {
+    return method == "POST" && !method_model(path, kPredict).empty();
+  }
+  MockAnswer answer(const MockRequest& req, const MockKnobs& knobs, MockJobs&) const override {
+    if (auto e = missing_key(req)) return error(*e);
+    json::error_code ec;
+    const json::value doc = json::parse(req.body, ec);
+    if (ec || !doc.is_object())
+      return error(ApiError::invalid_request("Invalid JSON payload received."));
+    const json::object& o = doc.get_object();
+    for (const auto& kv : o)
+      if (kv.key() != "instances" && kv.key() != "parameters")
+        return error(ApiError::invalid_request("Invalid JSON payload received. Unknown name \"" +
+                                               std::string(kv.key()) + "\": Cannot find field."));
+    const json::array* instances = arr(o, "instances");
+    const json::object* first =
+        instances && !instances->empty() ? (*instances)[0].if_object() : nullptr;
+    const json::value* prompt = first ? first->if_contains("prompt") : nullptr;
+    if (!prompt || !prompt->is_string() || prompt->get_string().empty())
+      return error(ApiError::invalid_request("instances[0].prompt is required", "prompt"));
+    std::int64_t count = 4;  // Imagen's default
+    if (const json::object* p = obj(o, "parameters")) {
+      if (const json::value* n = p->if_contains("sampleCount")) {
+        if (!n->is_int64() || n->get_int64() < 1 || n->get_int64() > 4)
+          return error(ApiError::invalid_request("sampleCount must be 1 to 4", "sampleCount"));
+        count = n->get_int64();
+      }
+      if (const json::value* r = p->if_contains("aspectRatio")) {
+        bool known = false;
+        for (std::string_view k : kImagenRatios)
+          known = known || (r->is_string() && r->get_string() == k);
+        if (!known)
+          return error(ApiError::invalid_request(
+              "aspectRatio must be one of 1:1, 3:4, 4:3, 9:16, 16:9", "aspectRatio"));
+      }
+    }
+    if (knobs.blocked) return MockAnswer::json("{}");
+    std::string out = R"({"predictions":[)";
+    for (std::int64_t i = 0; i < count; ++i) {
+      if (i) out += ',';
+      out += R"({"mimeType":"image/png","bytesBase64Encoded":")";
+      out += kMockPngB64;
+      out += "\"}";
+    }
+    out += "]}";
+    return MockAnswer::json(std::move(out));
+  }
+};
+
+constexpr std::string_view kBatchEmbed = ":batchEmbedContents";
+constexpr int kEmbedDims = 768, kMaxEmbedDims = 3072;
+constexpr std::size_t kMaxEmbedBatch = 100;
+
+// POST .../models/{model}:batchEmbedContents: {"requests":[{"model":"models/{model}",
+// "content":{"parts":[{"text"}...]},"outputDimensionality"?}...]} (at most 100; each model the
+// URL's) → {"embeddings":[{"values":[...]}...]}, mock_embedding of each request's text (768
+// dimensions by default, 1..3072).
+class GeminiBatchEmbed final : public GeminiEndpoint {
+ public:
+  std::string_view name() const override { return "gemini-embed"; }
+  bool matches(std::string_view method, std::string_view path) const override {
+    return method == "POST" && !method_model(path, kBatchEmbed).empty();
+  }
+  MockAnswer answer(const MockRequest& req, const MockKnobs&, MockJobs&) const override {
+    if (auto e = missing_key(req)) return error(*e);
+    const std::string model = "models/" + percent_decode(method_model(req.path, kBatchEmbed));
+    json::error_code ec;
+    const json::value doc = json::parse(req.body, ec);
+    if (ec || !doc.is_object())
+      return error(ApiError::invalid_request("Invalid JSON payload received."));
+    const json::array* requests = arr(doc.get_object(), "requests");
+    if (!requests || requests->empty())
+      return error(ApiError::invalid_request("* BatchEmbedContentsRequest.requests: requests is "
+                                             "not specified", "requests"));
+    if (requests->size() > kMaxEmbedBatch)
+      return error(ApiError::invalid_request("* BatchEmbedContentsRequest.requests: at most 100 "
+                                             "requests can be in one batch", "requests"));
+    std::string out = R"({"embeddings":[)";
+    for (std::size_t i = 0; i < requests->size(); ++i) {
+      const std::string at = "requests[" + std::to_string(i) + "]";
+      const json::object* r = (*requests)[i].if_object();
+      if (!r) return error(ApiError::invalid_request(at + " must be an EmbedContentRequest", at));
+      const json::value* m = r->if_contains("model");
+      if (!m || !m->is_string() || m->get_string() != model)
+        return error(ApiError::invalid_request(
+            at + ".model must be the batch's model, " + model, at + ".model"));
+      std::string text;
+      const json::object* content = obj(*r, "content");
+      if (const json::array* parts = content ? arr(*content, "parts") : nullptr)
+        for (const json::value& p : *parts)
+          if (const json::object* po = p.if_object())
+            if (const json::value* t = po->if_contains("text"); t && t->is_string())
+              text.append(t->get_string().data(), t->get_string().size());
+      if (text.empty())
+        return error(ApiError::invalid_request(at + ".content must have text", at + ".content"));
+      int dims = kEmbedDims;
+      if (const json::value* d = r->if_contains("outputDimensionality")) {
+        if (!d->is_int64() || d->get_int64() < 1 || d->get_int64() > kMaxEmbedDims)
+          return error(ApiError::invalid_request(at + ".outputDimensionality must be 1 to 3072",
+                                                 at + ".outputDimensionality"));
+        dims = static_cast<int>(d->get_int64());
+      }
+      if (i) out += ',';
+      out += R"({"values":[)";
+      const std::vector<float> v = mock_embedding(text, dims);
+      for (std::size_t k = 0; k < v.size(); ++k) {
+        if (k) out += ',';
+        char buf[32];
+        auto [end, fe] = std::to_chars(buf, buf + sizeof buf, v[k]);
+        out.append(buf, end);
+      }
+      out += "]}";
+    }
+    out += "]}";
+    return MockAnswer::json(std::move(out));
+  }
+};
+
 }  // namespace
 
 const MockFormat& mock_gemini_format() {
   static const GeminiFormat format;
   return format;
+}
+const MockEndpoint& mock_gemini_predict() {
+  static const ImagenPredict e;
+  return e;
+}
+const MockEndpoint& mock_gemini_embed() {
+  static const GeminiBatchEmbed e;
+  return e;
 }
 
 }  // namespace torii
