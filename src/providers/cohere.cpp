@@ -1,5 +1,6 @@
 #include "providers/cohere.h"
 
+#include <algorithm>
 #include <map>
 
 #include <boost/json/parse.hpp>
@@ -7,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/json_access.h"
+#include "providers/embeddings_native.h"
 #include "providers/openai_compatible.h"
 
 namespace torii {
@@ -18,6 +20,13 @@ using jsonx::str_at;
 using jsonx::obj_at;
 
 constexpr std::string_view kKind = "cohere";
+// Cohere's embed takes at most this many texts per call.
+constexpr std::size_t kMaxEmbedTexts = 96;
+// The input types for texts (Cohere's "image" is for images, which OpenAI's input cannot hold).
+constexpr std::string_view kInputTypes[] = {"search_document", "search_query", "classification",
+                                            "clustering"};
+// The extra field a client may send with /v1/embeddings.
+constexpr std::string_view kOwnEmbedFields[] = {"input_type"};
 
 int64_t int_or(const json::object& o, std::string_view k) {
   auto v = o.if_contains(k);
@@ -259,6 +268,7 @@ class Cohere final : public Provider {
       : name_(c.name), endpoint_(std::move(ep)), models_(c.models) {
     caps_.chat = caps_.chat_stream = caps_.tools = caps_.stream_tools = true;
     caps_.images = caps_.json_mode = caps_.json_schema = caps_.thinking = true;
+    caps_.embeddings = true;
     path_ = endpoint_.base_path + "/v2/chat";
     std::string block = "Content-Type: application/json\r\nUser-Agent: torii\r\n";
     if (!c.api_key.empty()) block += "Authorization: Bearer " + c.api_key.value + "\r\n";
@@ -444,7 +454,87 @@ class Cohere final : public Provider {
     return map_openai_error(name_, status, body, retry_after);
   }
 
+  // The semantic cache's vectors: the modality's request with input_type search_document.
+  Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const override {
+    return embed_request(embeddings_ask(call), call.upstream_model, kInputTypes[0]);
+  }
+
+  Result<EmbeddingsResult> decode_embeddings(std::string_view body) const override {
+    return decode_embed(body, 0);
+  }
+
+  // /v1/embeddings -> POST /v2/embed. The client may name Cohere's input_type (an extra field);
+  // it defaults to search_document.
+  Result<UpstreamRequest> encode_modality(const ModalityCall& call) const override {
+    if (call.modality != Modality::embeddings) return Provider::encode_modality(call);
+    auto ask = read_embeddings_ask(call, name_, kKind, kOwnEmbedFields);
+    if (!ask) return ask.error();
+    std::string input_type = field_text(call, "input_type");
+    if (input_type.empty()) {
+      input_type = kInputTypes[0];
+    } else if (std::find(std::begin(kInputTypes), std::end(kInputTypes), input_type) ==
+               std::end(kInputTypes)) {
+      return ApiError::invalid_request(
+          "provider '" + name_ + "' (cohere): 'input_type' must be search_document, "
+          "search_query, classification or clustering",
+          "input_type");
+    }
+    return embed_request(*ask, call.upstream_model, input_type);
+  }
+
+  Result<ModalityReply> decode_modality(const ModalityCall& call, int step,
+                                        std::string_view content_type,
+                                        std::string&& body) const override {
+    if (call.modality != Modality::embeddings)
+      return Provider::decode_modality(call, step, content_type, std::move(body));
+    auto result = decode_embed(body, embeddings_input_count(call));
+    if (!result) return result.error();
+    const bool b64 = field_text(call, "encoding_format") == "base64";
+    return embeddings_reply(*result, call.upstream_model,
+                            b64 ? VectorEncoding::base64 : VectorEncoding::floats);
+  }
+
  private:
+  // {"model","texts","input_type","embedding_types":["float"],"output_dimension"?}: floats only,
+  // whatever the client's encoding (the gateway packs base64 itself).
+  Result<UpstreamRequest> embed_request(const EmbeddingsAsk& ask, std::string_view model,
+                                        std::string_view input_type) const {
+    if (ask.texts.size() > kMaxEmbedTexts)
+      return no_counterpart(name_, "input",
+                            "Cohere embeds at most 96 texts per call; split the batch");
+    json::object b;
+    b["model"] = json::string_view(model.data(), model.size());
+    json::array texts;
+    texts.reserve(ask.texts.size());
+    for (const auto& t : ask.texts) texts.emplace_back(t);
+    b["texts"] = std::move(texts);
+    b["input_type"] = json::string_view(input_type.data(), input_type.size());
+    b["embedding_types"] = json::array{"float"};
+    if (ask.dimensions > 0) b["output_dimension"] = ask.dimensions;
+    UpstreamRequest r;
+    r.path = endpoint_.base_path + "/v2/embed";
+    r.header_block = headers_json_;
+    r.body = json::serialize(b);
+    return r;
+  }
+
+  // {"embeddings":{"float":[[...]]}, "meta":{"billed_units":{"input_tokens"}}} (or the older
+  // "embeddings":[[...]] of embeddings_floats answers). `expected`: the vectors asked (0: any).
+  Result<EmbeddingsResult> decode_embed(std::string_view body, std::size_t expected) const {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return unusable_embeddings(name_, "not a JSON object");
+    const json::object& o = v.get_object();
+    const json::value* list = o.if_contains("embeddings");
+    if (list && list->is_object()) list = list->get_object().if_contains("float");
+    EmbeddingsResult out;
+    if (auto why = read_vectors(list, expected, out.vectors)) return unusable_embeddings(name_, *why);
+    const json::object* meta = obj_at(o, "meta");
+    const json::object* billed = meta ? obj_at(*meta, "billed_units") : nullptr;
+    if (billed) out.usage.prompt_tokens = int_or(*billed, "input_tokens");
+    return out;
+  }
+
   std::string name_;
   Endpoint endpoint_;
   std::vector<std::string> models_;

@@ -17,6 +17,10 @@
 //    tool_calls, ERROR_TOXIC -> content_filter, ERROR/TIMEOUT -> error.
 //  - usage: tokens {input_tokens, output_tokens} (billed_units when tokens is absent),
 //    cached_tokens when present.
+// Embeddings (the modality and the semantic cache's calls): POST {base}/v2/embed {"model",
+// "texts", "input_type" (the client's extra field "input_type", else search_document),
+// "embedding_types":["float"], "output_dimension" (from "dimensions")} -> embeddings.float and
+// meta.billed_units.input_tokens. At most 96 texts per call; token-id inputs are a 400.
 // Cohere's answer carries no model name and no creation time: ChatResult::model and created
 // stay empty / 0 (the gateway fills them from the route).
 #include <memory>

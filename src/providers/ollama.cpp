@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/json_access.h"
+#include "providers/embeddings_native.h"
 #include "providers/openai_compatible.h"
 
 namespace torii {
@@ -244,39 +245,33 @@ class Ollama final : public Provider {
     return r;
   }
 
-  // POST /api/embed {"model","input":[...],"dimensions"} → {"embeddings":[[...]],
-  // "prompt_eval_count"}.
+  // The semantic cache's vectors: the modality's request.
   Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const override {
-    UpstreamRequest r;
-    r.path = endpoint_.base_path + "/api/embed";
-    r.header_block = headers_json_;
-    r.body = json::serialize(embeddings_body(call));
-    return r;
+    return embed_request(embeddings_ask(call), call.upstream_model);
   }
 
   Result<EmbeddingsResult> decode_embeddings(std::string_view body) const override {
-    auto bad = [&](std::string_view why) {
-      return ApiError::bad_gateway("provider '" + name_ + "' returned unusable embeddings: " +
-                                   std::string(why));
-    };
-    boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
-    if (ec || !v.is_object()) return bad("not JSON");
-    const auto* list = v.get_object().if_contains("embeddings");
-    if (!list || !list->is_array()) return bad("no embeddings array");
-    EmbeddingsResult out;
-    for (const auto& item : list->get_array()) {
-      if (!item.is_array() || item.get_array().empty()) return bad("an embedding is not an array");
-      auto& vec = out.vectors.emplace_back();
-      for (const auto& x : item.get_array()) {
-        if (!x.is_number()) return bad("a value is not a number");
-        vec.push_back(static_cast<float>(x.to_number<double>()));
-      }
-      if (vec.size() != out.vectors.front().size()) return bad("the vectors differ in dimension");
-    }
-    if (const auto* n = v.get_object().if_contains("prompt_eval_count"); n && n->is_int64())
-      out.usage.prompt_tokens = n->get_int64();
-    return out;
+    return decode_embed(body, 0);
+  }
+
+  // /v1/embeddings -> POST /api/embed.
+  Result<UpstreamRequest> encode_modality(const ModalityCall& call) const override {
+    if (call.modality != Modality::embeddings) return Provider::encode_modality(call);
+    auto ask = read_embeddings_ask(call, name_, kKind);
+    if (!ask) return ask.error();
+    return embed_request(*ask, call.upstream_model);
+  }
+
+  Result<ModalityReply> decode_modality(const ModalityCall& call, int step,
+                                        std::string_view content_type,
+                                        std::string&& body) const override {
+    if (call.modality != Modality::embeddings)
+      return Provider::decode_modality(call, step, content_type, std::move(body));
+    auto result = decode_embed(body, embeddings_input_count(call));
+    if (!result) return result.error();
+    const bool b64 = field_text(call, "encoding_format") == "base64";
+    return embeddings_reply(*result, call.upstream_model,
+                            b64 ? VectorEncoding::base64 : VectorEncoding::floats);
   }
 
   Result<ChatResponse> decode_chat(std::string&& body, bool) const override {
@@ -321,6 +316,39 @@ class Ollama final : public Provider {
  private:
   Result<std::string> encode_body(const ChatRequest& q, std::string_view model, bool stream,
                                   std::vector<std::string>& ignored) const;
+
+  // {"model","input":[texts],"dimensions"?} with the config's options and keep_alive, as chat.
+  Result<UpstreamRequest> embed_request(const EmbeddingsAsk& ask, std::string_view model) const {
+    json::object b;
+    b["model"] = json::string_view(model.data(), model.size());
+    json::array input;
+    input.reserve(ask.texts.size());
+    for (const auto& t : ask.texts) input.emplace_back(t);
+    b["input"] = std::move(input);
+    if (ask.dimensions > 0) b["dimensions"] = ask.dimensions;
+    if (!options_.empty()) b["options"] = options_;
+    if (!keep_alive_.is_null()) b["keep_alive"] = keep_alive_;
+    UpstreamRequest r;
+    r.path = endpoint_.base_path + "/api/embed";
+    r.header_block = headers_json_;
+    r.body = json::serialize(b);
+    return r;
+  }
+
+  // {"embeddings":[[...]],"prompt_eval_count"} (an {"error"} body is a failure).
+  Result<EmbeddingsResult> decode_embed(std::string_view body, std::size_t expected) const {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return unusable_embeddings(name_, "not a JSON object");
+    const json::object& o = v.get_object();
+    if (auto err = str_at(o, "error"); !err.empty())
+      return ApiError::bad_gateway("provider '" + name_ + "' failed: " + upstream_excerpt(err));
+    EmbeddingsResult out;
+    if (auto why = read_vectors(o.if_contains("embeddings"), expected, out.vectors))
+      return unusable_embeddings(name_, *why);
+    out.usage.prompt_tokens = int_or(o, "prompt_eval_count");
+    return out;
+  }
 
   std::string name_;
   Endpoint endpoint_;

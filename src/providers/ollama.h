@@ -18,6 +18,9 @@
 //  - n > 1 and logprobs -> 400; parallel_tool_calls, user, unknown fields -> ignored.
 //  - finish: done_reason stop -> stop (tool_calls when the answer has tool calls),
 //    length -> length; usage: prompt_eval_count, eval_count.
+//  - embeddings (the modality and the semantic cache's calls): POST {base}/api/embed
+//    {"model", "input":[texts], "dimensions", options, keep_alive} -> embeddings and
+//    prompt_eval_count (the prompt tokens); token-id inputs are a 400.
 //  - Ollama has no tool-call ids: calls are named call_0, call_1… in answer order; a streamed
 //    call comes whole (one tool_call_args event with all its arguments).
 #include <memory>

@@ -28,8 +28,7 @@ std::string encode_openai_body(const boost::json::object& request, std::string_v
 // the whole body; false when that object is not found in that place.
 bool find_usage(std::string_view body, Usage& usage);
 
-// {"model", "input": [texts], "dimensions" (when > 0)}: the embeddings request body OpenAI and
-// Ollama share.
+// {"model", "input": [texts], "dimensions" (when > 0)}: OpenAI's embeddings request body.
 boost::json::object embeddings_body(const EmbeddingsCall& call);
 
 // Decodes OpenAI's embeddings answer ({"data":[{"index","embedding":[...]}], "usage"}); a

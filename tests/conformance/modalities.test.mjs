@@ -67,6 +67,20 @@ const ADAPTERS = [
   // Hive's V3 API: the model is the path under the base.
   { id: 'hive', kind: 'hive', base: (m) => `${m}/api/v3`, auth: bearer,
     paths: { image_generation: /^\/api\/v3\/mock-1$/ } },
+  // Native embeddings APIs. The model names pick the mock's (and the adapter's) model family.
+  { id: 'cohere', kind: 'cohere', base: (m) => m, auth: bearer, model: 'embed-v4.0',
+    paths: { embeddings: /^\/v2\/embed$/ } },
+  // Cohere embed on Bedrock takes batches (Titan embeds one input per call).
+  { id: 'bedrock', kind: 'bedrock', base: (m) => m, model: 'cohere.embed-english-v3',
+    fields: { region: 'us-east-1', aws_access_key_id: '${env:PROVIDER_KEY}',
+      aws_secret_access_key: '${env:PROVIDER_KEY}' },
+    auth: (h, key) => new RegExp(`^AWS4-HMAC-SHA256 Credential=${key}/\\d{8}/us-east-1/` +
+      'bedrock/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$')
+      .test(h.authorization) && /^\d{8}T\d{6}Z$/.test(h['x-amz-date']),
+    paths: { embeddings: /^\/model\/cohere\.embed-english-v3\/invoke$/ } },
+  // Ollama sends a configured api_key as Bearer (for a proxy in front of it).
+  { id: 'ollama', kind: 'ollama', base: (m) => m, auth: bearer, model: 'nomic-embed-text',
+    paths: { embeddings: /^\/api\/embed$/ } },
 ];
 
 // One case per modality: the SDK call and what its answer must hold.

@@ -262,7 +262,7 @@ class Bedrock final : public Provider {
         access_key_id_(c.aws_access_key_id.value), secret_(c.aws_secret_access_key.value),
         session_token_(c.aws_session_token.value), clock_(clock) {
     caps_.chat = caps_.chat_stream = caps_.tools = caps_.stream_tools = true;
-    caps_.images = caps_.documents = caps_.thinking = true;
+    caps_.images = caps_.documents = caps_.thinking = caps_.embeddings = true;
     std::string block = "Content-Type: application/json\r\nUser-Agent: torii\r\n";
     for (const auto& [k, val] : c.headers) block += k + ": " + val + "\r\n";
     headers_json_ = block + "Accept: application/json\r\n";
@@ -286,20 +286,7 @@ class Bedrock final : public Provider {
     r.path = bedrock_path(endpoint_.base_path, call.upstream_model, call.stream);
     r.header_block = call.stream ? headers_stream_ : headers_json_;
     r.body = std::move(*body);
-
-    aws::SigV4Request sr;
-    sr.method = "POST";
-    sr.host = endpoint_.host_header;
-    sr.path = r.path;
-    sr.headers = {{"content-type", "application/json"}};
-    sr.payload = r.body;
-    const std::string date = aws::amz_date(clock_());
-    auto signed_headers = aws::sign_v4(sr, access_key_id_, session_token_, key_for(date), date);
-    if (!signed_headers) return signed_headers.error();
-    r.headers.emplace_back("authorization", std::move(signed_headers->authorization));
-    r.headers.emplace_back("x-amz-date", std::move(signed_headers->amz_date));
-    if (!session_token_.empty())
-      r.headers.emplace_back("x-amz-security-token", session_token_);
+    if (auto s = sign(r); !s) return s.error();
     return r;
   }
 
@@ -316,7 +303,73 @@ class Bedrock final : public Provider {
     return map_bedrock_error(name_, status, body, retry_after);
   }
 
+  // The semantic cache's vectors: one text, InvokeModel as for the modality.
+  Result<UpstreamRequest> encode_embeddings(const EmbeddingsCall& call) const override {
+    auto body = bedrock_detail::encode_embed(embeddings_ask(call), call.upstream_model, {},
+                                             name_, nullptr);
+    if (!body) return body.error();
+    return invoke(call.upstream_model, std::move(*body));
+  }
+
+  Result<EmbeddingsResult> decode_embeddings(std::string_view body) const override {
+    return bedrock_detail::decode_embed(body, 0, name_);
+  }
+
+  // /v1/embeddings -> POST /model/{id}/invoke (Titan or Cohere embed, from the model id).
+  Result<UpstreamRequest> encode_modality(const ModalityCall& call) const override {
+    if (call.modality != Modality::embeddings) return Provider::encode_modality(call);
+    static constexpr std::string_view own[] = {"input_type"};
+    auto ask = read_embeddings_ask(call, name_, "bedrock", own);
+    if (!ask) return ask.error();
+    const std::string input_type = field_text(call, "input_type");
+    auto body = bedrock_detail::encode_embed(*ask, call.upstream_model, input_type, name_,
+                                             call.ignored);
+    if (!body) return body.error();
+    return invoke(call.upstream_model, std::move(*body));
+  }
+
+  Result<ModalityReply> decode_modality(const ModalityCall& call, int step,
+                                        std::string_view content_type,
+                                        std::string&& body) const override {
+    if (call.modality != Modality::embeddings)
+      return Provider::decode_modality(call, step, content_type, std::move(body));
+    auto result = bedrock_detail::decode_embed(body, embeddings_input_count(call), name_);
+    if (!result) return result.error();
+    const bool b64 = field_text(call, "encoding_format") == "base64";
+    return embeddings_reply(*result, call.upstream_model,
+                            b64 ? VectorEncoding::base64 : VectorEncoding::floats);
+  }
+
  private:
+  // A signed InvokeModel request for `model` with a JSON `body`.
+  Result<UpstreamRequest> invoke(std::string_view model, std::string&& body) const {
+    UpstreamRequest r;
+    r.path = bedrock_invoke_path(endpoint_.base_path, model);
+    r.header_block = headers_json_;
+    r.body = std::move(body);
+    if (auto s = sign(r); !s) return s.error();
+    return r;
+  }
+
+  // Adds the SigV4 headers (authorization, x-amz-date, x-amz-security-token) for r's path and
+  // body, signed now.
+  Result<void> sign(UpstreamRequest& r) const {
+    aws::SigV4Request sr;
+    sr.method = "POST";
+    sr.host = endpoint_.host_header;
+    sr.path = r.path;
+    sr.headers = {{"content-type", "application/json"}};
+    sr.payload = r.body;
+    const std::string date = aws::amz_date(clock_());
+    auto signed_headers = aws::sign_v4(sr, access_key_id_, session_token_, key_for(date), date);
+    if (!signed_headers) return signed_headers.error();
+    r.headers.emplace_back("authorization", std::move(signed_headers->authorization));
+    r.headers.emplace_back("x-amz-date", std::move(signed_headers->amz_date));
+    if (!session_token_.empty())
+      r.headers.emplace_back("x-amz-security-token", session_token_);
+    return {};
+  }
+
   // The signing key of `amz_date`'s day, derived once per day (shared by the worker threads).
   aws::SigningKey key_for(std::string_view amz_date) const {
     std::string_view day = amz_date.substr(0, 8);
@@ -358,6 +411,14 @@ std::string bedrock_path(std::string_view base_path, std::string_view model, boo
   p += "/model/";
   append_path_segment(p, model);
   p += stream ? "/converse-stream" : "/converse";
+  return p;
+}
+
+std::string bedrock_invoke_path(std::string_view base_path, std::string_view model) {
+  std::string p(base_path);
+  p += "/model/";
+  append_path_segment(p, model);
+  p += "/invoke";
   return p;
 }
 

@@ -34,6 +34,22 @@
 //    Anthropic does); the canonical prompt_tokens adds them back.
 //  - Bedrock sends no response id or model name in the body: answers get "bedrock-<n>" ids and
 //    an empty model.
+//
+// Embeddings (the modality and the semantic cache's calls) go through InvokeModel,
+//   POST {base}/model/{modelId}/invoke, signed the same way; the body depends on the model
+// family, told from the model id:
+//  - Amazon Titan text v2 ("amazon.titan-embed-text-v2:0"): {"inputText", "dimensions"
+//    (256|512|1024), "normalize": true} -> {"embedding", "inputTextTokenCount"}; Titan G1
+//    ("titan-embed-text-v1", "titan-embed-g1-…") takes inputText only (dimensions -> 400); the
+//    multimodal Titan ("titan-embed-image-…") maps dimensions (256|384|1024) to
+//    embeddingConfig.outputEmbeddingLength. Titan embeds ONE input per call: a batch of more
+//    than one is a 400 naming "input". The client's input_type is ignored.
+//  - Cohere embed ("cohere.embed-…", region prefixes allowed): {"texts" (at most 96),
+//    "input_type" (the client's extra field, else search_document), "output_dimension"
+//    (from dimensions; v3 models have none -> 400)} -> "embeddings" as [[...]] or
+//    {"float": [[...]]}. Bedrock reports Cohere's tokens in a response header only: usage stays
+//    unknown.
+//  - any other model id (an ARN that names no family...) is a 400 naming "model".
 #include <ctime>
 #include <memory>
 #include <string>
@@ -64,6 +80,8 @@ Result<std::unique_ptr<Provider>> make_bedrock_with_clock(const ProviderConfig& 
 
 // "{base_path}/model/{percent-encoded model}/converse[-stream]".
 std::string bedrock_path(std::string_view base_path, std::string_view model, bool stream);
+// "{base_path}/model/{percent-encoded model}/invoke" (InvokeModel: the embedding models).
+std::string bedrock_invoke_path(std::string_view base_path, std::string_view model);
 
 // Converse's stopReason -> the canonical one (end_turn, stop_sequence -> stop; max_tokens,
 // model_context_window_exceeded -> length; tool_use -> tool_calls; guardrail_intervened,

@@ -20,6 +20,9 @@ const MockEndpoint& mock_luma();
 const MockEndpoint& mock_elevenlabs_tts();
 const MockEndpoint& mock_elevenlabs_stt();
 const MockEndpoint& mock_hive_images();
+const MockEndpoint& mock_cohere_embed();
+const MockEndpoint& mock_bedrock_invoke();
+const MockEndpoint& mock_ollama_embed();
 
 const std::vector<const MockEndpoint*>& mock_endpoints() {
   static const std::vector<const MockEndpoint*> all = {
@@ -34,6 +37,9 @@ const std::vector<const MockEndpoint*>& mock_endpoints() {
       &mock_elevenlabs_tts(),
       &mock_elevenlabs_stt(),
       &mock_hive_images(),
+      &mock_cohere_embed(),
+      &mock_bedrock_invoke(),
+      &mock_ollama_embed(),
   };
   return all;
 }
