@@ -94,6 +94,47 @@ void form_body(const ModalityCall& call, std::initializer_list<std::string_view>
   r.body = w.close();
 }
 
+// The items of a JSON array's text (its top-level elements), without parsing them: strings are
+// skipped (escapes honoured), brackets and braces nest. -1 when the text is not one array.
+int64_t array_items(std::string_view a) {
+  if (a.size() < 2 || a.front() != '[' || a.back() != ']') return -1;
+  int64_t items = 0;
+  int depth = 0;
+  bool in_string = false, any = false;
+  for (std::size_t i = 1; i + 1 < a.size(); ++i) {
+    const char c = a[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') ++depth;
+    else if (c == ']' || c == '}') --depth;
+    else if (c == ',' && depth == 0) ++items;
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') any = true;
+    if (depth < 0) return -1;
+  }
+  return any ? items + 1 : 0;
+}
+
+// An OpenAI answer passed through as it came: its top-level "data" array (the items counted)
+// and "usage" object (parsed alone), found by one scan of the text instead of a parse of the
+// whole answer (which may hold megabytes of base64 or thousands of floats). False when the
+// answer has no "data" array.
+bool scan_passthrough(std::string_view body, int64_t& items, json::object& usage) {
+  auto text = JsonObjectText::scan(body);
+  if (!text) return false;
+  const JsonMember* data = text->find("data");
+  if (!data || (items = array_items(data->value)) < 0) return false;
+  if (const JsonMember* u = text->find("usage")) {
+    json::error_code ec;
+    json::value v = json::parse(u->value, ec);
+    if (!ec && v.is_object()) usage = std::move(v.get_object());
+  }
+  return true;
+}
+
 int64_t number(const json::value* v) {
   if (!v) return -1;
   if (v->is_int64()) return v->get_int64();
@@ -277,12 +318,10 @@ Result<ModalityReply> decode_openai_modality(const ModalityCall& call, const Ven
   switch (call.modality) {
     case Modality::embeddings: {
       if (speaks_base64_embeddings(vendor)) {
-        json::error_code ec;
-        json::value v = json::parse(body, ec);
-        if (ec || !v.is_object() || !v.get_object().contains("data"))
-          return unusable(provider, "embeddings answer");
-        if (const auto* u = v.get_object().if_contains("usage"); u && u->is_object())
-          reply.usage = parse_openai_usage(u->get_object());
+        int64_t items = 0;
+        json::object usage;
+        if (!scan_passthrough(body, items, usage)) return unusable(provider, "embeddings answer");
+        if (!usage.empty()) reply.usage = parse_openai_usage(usage);
         reply.body = std::move(body);
         return reply;
       }
@@ -297,16 +336,14 @@ Result<ModalityReply> decode_openai_modality(const ModalityCall& call, const Ven
     }
     case Modality::image_generation:
     case Modality::image_edit: {
-      json::error_code ec;
-      json::value v = json::parse(body, ec);
-      const json::value* data = !ec && v.is_object() ? v.get_object().if_contains("data") : nullptr;
-      if (!data || !data->is_array()) return unusable(provider, "images answer");
-      reply.usage.images = static_cast<int64_t>(data->get_array().size());
-      if (const auto* u = v.get_object().if_contains("usage"); u && u->is_object()) {
+      int64_t items = 0;
+      json::object usage;
+      if (!scan_passthrough(body, items, usage)) return unusable(provider, "images answer");
+      reply.usage.images = items;
+      if (!usage.empty()) {
         // gpt-image-1 bills tokens too (input_tokens / output_tokens).
-        const json::object& uo = u->get_object();
-        reply.usage.prompt_tokens = number(uo.if_contains("input_tokens"));
-        reply.usage.completion_tokens = number(uo.if_contains("output_tokens"));
+        reply.usage.prompt_tokens = number(usage.if_contains("input_tokens"));
+        reply.usage.completion_tokens = number(usage.if_contains("output_tokens"));
         reply.usage.complete();
       }
       reply.body = std::move(body);

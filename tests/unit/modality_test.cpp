@@ -437,6 +437,19 @@ TEST_F(MediaCodec, ImagesCountAndBadAnswers) {
                                   R"({"created":1,"data":[{"url":"u1"},{"url":"u2"}]})");
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->usage.images, 2);
+  // Commas, brackets and quotes inside strings and nested values do not count as items.
+  auto tricky = p->decode_modality(
+      c, 0, "application/json",
+      R"({"created":1,"data":[{"url":"a,b]","x":[1,2]},{"b64_json":"q\"],["}],)"
+      R"("usage":{"input_tokens":3,"output_tokens":4}})");
+  ASSERT_TRUE(tricky) << tricky.error().message;
+  EXPECT_EQ(tricky->usage.images, 2);
+  EXPECT_EQ(tricky->usage.prompt_tokens, 3);
+  EXPECT_EQ(tricky->usage.total_tokens, 7);
+  auto empty = p->decode_modality(c, 0, "application/json", R"({"created":1,"data":[ ]})");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->usage.images, 0);
+  EXPECT_FALSE(p->decode_modality(c, 0, "application/json", R"({"data":{"url":"u"}})"));
   auto bad = p->decode_modality(c, 0, "application/json", "<html>");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().status, 502);
