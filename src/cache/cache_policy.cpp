@@ -230,24 +230,35 @@ class CachePolicy final : public Policy {
     co_return Verdict::next();
   }
 
+  // A whole answer is stored here, before it is written (the guardrails' after-phase has run:
+  // its hooks come first), so that the client's next request finds it.
   bool on_response_now(RequestContext& ctx, ResponseView& view, Verdict& out) override {
     if (ctx.has_state<CacheState>()) {
       CacheState& st = ctx.state<CacheState>();
-      if (st.store && view.status == 200 &&
-          static_cast<int64_t>(view.body.size()) <= cfg_.max_entry_bytes)
+      if (st.store && view.status == 200 && !ctx.error &&
+          static_cast<int64_t>(view.body.size()) <= cfg_.max_entry_bytes) {
         st.recorded = view.body;
+        store(ctx, st);
+      }
     }
     out = Verdict::next();
     return true;
   }
 
+  // A stream is stored once it ended cleanly and the client had all of it.
   void on_complete(RequestContext& ctx) noexcept override {
     if (!ctx.has_state<CacheState>()) return;
     CacheState& st = ctx.state<CacheState>();
     ctx.stream_record = nullptr;
-    if (!st.store || st.recorded.empty() || ctx.status != 200 || ctx.error ||
-        ctx.client_disconnected || ctx.cache.status != "miss")
-      return;
+    if (!ctx.stream || ctx.status != 200 || ctx.error || ctx.client_disconnected) return;
+    store(ctx, st);
+  }
+
+ private:
+  // Stores the recorded answer of a miss (usage zeroed), and its vector.
+  void store(RequestContext& ctx, CacheState& st) const noexcept {
+    if (!st.store || st.recorded.empty() || ctx.cache.status != "miss") return;
+    st.store = false;  // once
     for (const auto& g : ctx.guardrails)
       if (g.action == "deny") return;  // a refusal stands in for the answer: never kept
     if (static_cast<int64_t>(st.recorded.size()) > cfg_.max_entry_bytes) return;
@@ -283,7 +294,6 @@ class CachePolicy final : public Policy {
     }
   }
 
- private:
   // Decides whether the cache applies to this request and computes its keys. False: it does
   // not (ctx.cache says why when it is a bypass).
   bool prepare(RequestContext& ctx, CacheState& st) const {
