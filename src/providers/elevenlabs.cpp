@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "core/path_segment.h"
 #include "core/json_access.h"
 #include "core/multipart.h"
 #include "providers/no_chat.h"
@@ -23,21 +24,6 @@ constexpr std::string_view kKind = "elevenlabs";
 
 // ElevenLabs' voice_settings.speed range.
 constexpr double kMinSpeed = 0.7, kMaxSpeed = 1.2;
-
-// Percent-encodes everything but RFC 3986's unreserved characters (a voice id in the path).
-void append_path_segment(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-}
 
 // A JSON number, or a number written as text (a form field); nullopt otherwise.
 std::optional<double> number_of(const json::value& v) {

@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/json_access.h"
+#include "core/path_segment.h"
 #include "providers/no_chat.h"
 
 namespace torii {
@@ -24,22 +25,12 @@ constexpr std::string_view kKind = "hive";
 // Appends model path `model` ("black-forest-labs/flux-schnell"): each segment percent-encoded
 // but for RFC 3986's unreserved characters. False for an empty, "." or ".." segment.
 bool append_model_path(std::string& out, std::string_view model) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   while (true) {
     const std::size_t slash = model.find('/');
     const std::string_view seg = model.substr(0, slash);
     if (seg.empty() || seg == "." || seg == "..") return false;
     out += '/';
-    for (unsigned char c : seg) {
-      if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '.' || c == '_' || c == '~') {
-        out += static_cast<char>(c);
-      } else {
-        out += '%';
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-    }
+    append_path_segment(out, seg);
     if (slash == std::string_view::npos) return true;
     model.remove_prefix(slash + 1);
   }

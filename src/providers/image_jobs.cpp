@@ -1,4 +1,5 @@
 #include "providers/image_jobs.h"
+#include "core/path_segment.h"
 
 #include <charconv>
 
@@ -36,23 +37,6 @@ Result<std::chrono::milliseconds> image_job_poll_interval(const ProviderConfig& 
     poll = std::chrono::milliseconds(ms);
   }
   return poll;
-}
-
-std::string path_segment(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 ImageJobProvider::ImageJobProvider(const ProviderConfig& c, Endpoint ep, std::string_view kind,

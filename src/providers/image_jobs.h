@@ -25,9 +25,6 @@ inline constexpr std::chrono::milliseconds kMaxPollTime{10 * 60 * 1000};
 Result<std::chrono::milliseconds> image_job_poll_interval(const ProviderConfig& config,
                                                           std::string_view kind);
 
-// `s` percent-encoded as one path segment (RFC 3986 unreserved characters kept).
-std::string path_segment(std::string_view s);
-
 class ImageJobProvider : public Provider {
  public:
   ImageJobProvider(const ProviderConfig& config, Endpoint endpoint, std::string_view kind,

@@ -6,6 +6,7 @@
 
 #include "core/json_access.h"
 #include "core/json_text.h"
+#include "core/path_segment.h"
 #include "providers/image_jobs.h"
 #include "providers/image_request.h"
 

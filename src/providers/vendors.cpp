@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "core/path_segment.h"
+
 namespace torii {
 
 namespace {
@@ -127,25 +129,6 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
     s.replace(at, from.size(), to);
 }
 
-// Percent-encodes what may not appear raw in a path segment (RFC 3986 unreserved kept).
-std::string escape_segment(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '.' || c == '_' || c == '~';
-    if (keep) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::span<const VendorSpec> vendor_specs() { return kVendors; }
@@ -179,8 +162,8 @@ VendorPath::VendorPath(const VendorSpec& vendor, std::string_view base_path,
   path.append(tmpl);
   std::string version = config.api_version.empty() ? std::string(vendor.default_api_version)
                                                    : config.api_version;
-  replace_all(path, "{api_version}", escape_segment(version));
-  replace_all(path, "{account_id}", escape_segment(config.account_id));
+  replace_all(path, "{api_version}", path_segment(version));
+  replace_all(path, "{account_id}", path_segment(config.account_id));
   std::size_t at = path.find("{model}");
   if (at == std::string::npos) {
     prefix_ = std::move(path);
@@ -194,7 +177,7 @@ VendorPath::VendorPath(const VendorSpec& vendor, std::string_view base_path,
 std::string VendorPath::chat(std::string_view model) const {
   if (!model_in_path_) return prefix_;
   std::string out = prefix_;
-  out += escape_segment(model);
+  out += path_segment(model);
   out += suffix_;
   return out;
 }

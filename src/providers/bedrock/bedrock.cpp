@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/path_segment.h"
 #include "core/json_access.h"
 #include "providers/bedrock/bedrock_internal.h"
 #include "providers/bedrock/eventstream.h"
@@ -24,11 +25,6 @@ using jsonx::obj_at;
 using jsonx::arr_at;
 
 constexpr std::size_t kMaxMessage = 500;
-
-
-
-
-
 
 std::string next_id() {
   static std::atomic<uint64_t> counter{0};
@@ -388,21 +384,6 @@ class Bedrock final : public Provider {
   mutable std::mutex key_mutex_;
   mutable aws::SigningKey key_;
 };
-
-// Percent-encodes everything but RFC 3986's unreserved characters.
-void append_path_segment(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-}
 
 }  // namespace
 
